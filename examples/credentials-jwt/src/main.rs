@@ -1,0 +1,202 @@
+//! The seed example of portcullis: credentials sign-in, JWT sessions and typed callbacks.
+//!
+//! - `authorize` accepts the demo user `alice` / `wonderland` and returns id `1`, name
+//!   `Alice`, email `alice@example.com`, role `admin` and an access token;
+//! - the `jwt` callback keeps id, role and access token in the (encrypted) token and, on a
+//!   client `update()`, copies `name` — and nothing else — from the update data;
+//! - the `session` callback shows id and role to the client, never the access token;
+//! - `/protected` (page) and `/api/protected` (JSON) require a session; `/api/token` reads
+//!   the access token on the server through `get_token`.
+//!
+//! Run: `AUTH_SECRET=$(openssl rand -base64 33) AUTH_URL=http://localhost:3000 cargo run -p example-credentials-jwt`
+//! (`PORT` picks the port, `PORTCULLIS_COMPAT=v4` speaks next-auth v4 / nuxt-auth.)
+
+use std::net::SocketAddr;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use axum::response::Html;
+use portcullis::{
+    Auth, AuthConfig, AuthorizeError, CallbackError, Callbacks, Compat, Credentials, JwtParams,
+    Session, SessionParams, Token, Trigger, User,
+};
+use portcullis_axum::{AuthRouterExt, RequireAuthLayer, SessionToken};
+use serde::{Deserialize, Serialize};
+
+/// What `authorize` returns beyond id, name, email and image.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct UserFields {
+    role: String,
+    access_token: String,
+}
+
+/// What the session token carries beyond name, email, picture and sub.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Claims {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    access_token: Option<String>,
+}
+
+/// What the client may see on `session.user` beyond name, email and image.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Exposed {
+    id: String,
+    role: String,
+}
+
+type AppSession = Session<Exposed>;
+
+struct App;
+
+#[portcullis::async_trait]
+impl Callbacks for App {
+    type UserFields = UserFields;
+    type Claims = Claims;
+    type Session = AppSession;
+
+    async fn jwt(
+        &self,
+        p: JwtParams<'_, UserFields, Claims>,
+    ) -> Result<Option<Token<Claims>>, CallbackError> {
+        let mut token = p.token;
+        if let Some(user) = p.user {
+            // Sign-in: copy what the application needs into the encrypted token.
+            token.claims.id = Some(user.id.clone());
+            token.claims.role = Some(user.fields.role.clone());
+            token.claims.access_token = Some(user.fields.access_token.clone());
+        }
+        if p.trigger == Some(Trigger::Update) {
+            // Update data is untrusted: only `name` may change.
+            if let Some(name) = p.session.as_ref().and_then(|d| d.get("name")).and_then(|n| n.as_str()) {
+                token.name = Some(name.chars().take(100).collect());
+            }
+        }
+        Ok(Some(token))
+    }
+
+    async fn session(&self, p: SessionParams<'_, Claims>) -> Result<AppSession, CallbackError> {
+        let claims = &p.token.claims;
+        let id = claims.id.clone().or_else(|| p.token.sub.clone()).unwrap_or_default();
+        let role = claims.role.clone().unwrap_or_else(|| "user".to_owned());
+        // The access token stays in the token: the client never sees it.
+        Ok(p.session.with_user_fields(Exposed { id, role }))
+    }
+}
+
+fn credentials() -> Credentials<UserFields> {
+    Credentials::new(|form, _request| async move {
+        let field = |k: &str| form.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let (username, password) = (field("username"), field("password"));
+        // A demo user. Real applications verify an argon2id hash (see issue #6).
+        if username != "alice" || password != "wonderland" {
+            return Ok(None);
+        }
+        let mut raw = [0u8; 16];
+        getrandom::fill(&mut raw)
+            .map_err(|e| AuthorizeError::Failed(CallbackError::new(e.to_string())))?;
+        let access_token = format!("at-{}", raw.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        Ok(Some(
+            User::<UserFields>::new("1")
+                .with_name("Alice")
+                .with_email("alice@example.com")
+                .with_fields(UserFields { role: "admin".into(), access_token }),
+        ))
+    })
+    .field("username", "Username", "text")
+    .field("password", "Password", "password")
+}
+
+/// Builds the app: auth routes, a home page, protected page and APIs.
+fn app(auth: Auth) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route(
+            "/protected",
+            get(protected_page).route_layer(RequireAuthLayer::redirect_to_sign_in()),
+        )
+        .route(
+            "/api/protected",
+            get(|portcullis_axum::Session(s): portcullis_axum::Session<AppSession>| async move {
+                Json(serde_json::json!({ "session": s }))
+            }),
+        )
+        .route(
+            "/api/token",
+            get(|SessionToken(t): SessionToken<Claims>| async move {
+                // A server-side read of the access token (here echoed for the demo; a real
+                // handler would call an upstream API with it).
+                Json(serde_json::json!({ "sub": t.sub, "access_token": t.claims.access_token }))
+            }),
+        )
+        .with_auth(auth)
+}
+
+async fn home(session: Option<portcullis_axum::Session<AppSession>>) -> Html<String> {
+    let body = match session {
+        Some(portcullis_axum::Session(s)) => format!(
+            "<p>Signed in as {} ({}).</p><p><a href=\"/protected\">Protected page</a> · <a href=\"/api/auth/signout\">Sign out</a></p>",
+            escape(s.user.name.as_deref().unwrap_or("?")),
+            escape(&s.user.fields.role)
+        ),
+        None => "<p>Not signed in.</p><p><a href=\"/api/auth/signin\">Sign in</a> (alice / wonderland) · <a href=\"/protected\">Protected page</a></p>".to_owned(),
+    };
+    Html(format!("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>portcullis example</title></head><body><h1>portcullis example</h1>{body}</body></html>"))
+}
+
+async fn protected_page(portcullis_axum::Session(s): portcullis_axum::Session<AppSession>) -> Html<String> {
+    let json = serde_json::to_string_pretty(&s).unwrap_or_default();
+    Html(format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Protected</title></head><body><h1>Protected page</h1><pre>{}</pre><p><a href=\"/\">Home</a></p></body></html>",
+        escape(&json)
+    ))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,portcullis=info".into()),
+        )
+        .init();
+    let compat = match std::env::var("PORTCULLIS_COMPAT").as_deref() {
+        Ok("v4") => Compat::V4,
+        _ => Compat::V5,
+    };
+    let config = match AuthConfig::builder(App)
+        .from_env()
+        .compat(compat)
+        .credentials(credentials())
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            for p in e.problems() {
+                eprintln!("error: {p}");
+            }
+            std::process::exit(2);
+        }
+    };
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}");
+            std::process::exit(1);
+        }
+    };
+    tracing::info!("example-credentials-jwt listening on http://{addr}");
+    if let Err(e) = axum::serve(listener, app(Auth::new(config))).await {
+        eprintln!("error: server failed: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,90 @@
+//! `GET` and `POST /session`: read, refresh and update the session (PROTOCOL.md §4.3, §6).
+
+use http::StatusCode;
+use time::Duration;
+
+use crate::callbacks::{SessionFailure, SessionRead};
+use crate::cookie::{SessionCookie, clear_session_cookies, session_cookies};
+use crate::events::SessionEvent;
+use crate::jwt::MAX_TOKEN_LEN;
+use crate::request::Ctx;
+use crate::response::Reply;
+use crate::session::iso_millis;
+use crate::Compat;
+
+pub(crate) fn no_session_body(compat: Compat) -> Vec<u8> {
+    match compat {
+        Compat::V5 => b"null".to_vec(),
+        Compat::V4 => b"{}".to_vec(),
+    }
+}
+
+pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
+    let empty = || Reply::json(StatusCode::OK, no_session_body(ctx.cfg.compat)).no_cache();
+    if is_update && !ctx.csrf.verify(ctx.body_str("csrfToken")) {
+        tracing::warn!(target: "portcullis", action = "session", "[auth][error] MissingCSRF");
+        return Reply::json(StatusCode::BAD_REQUEST, no_session_body(ctx.cfg.compat)).no_cache();
+    }
+    let name = &ctx.names().session_token;
+    let present = ctx.cookies.session_names(name);
+    let clear = || empty().with_cookies(clear_session_cookies(&present, ctx.secure));
+    let token = match ctx.cookies.session_token(name, MAX_TOKEN_LEN) {
+        SessionCookie::Absent => return empty(),
+        SessionCookie::Invalid => {
+            tracing::debug!(target: "portcullis", "[auth][error] JWTSessionError: malformed session cookies");
+            return clear();
+        }
+        SessionCookie::Present(t) => t,
+    };
+    let claims = match ctx.codec().decode(&token) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(target: "portcullis", reason = %e, "[auth][error] JWTSessionError");
+            return clear();
+        }
+    };
+    let now = ctx.unix_now();
+    let expires_at = ctx.now + Duration::seconds(ctx.cfg.max_age);
+    let read = SessionRead {
+        claims: &claims,
+        now,
+        max_age: ctx.cfg.max_age,
+        expires: iso_millis(expires_at),
+        is_update,
+        update: if is_update { ctx.body.get("data").cloned() } else { None },
+        not_before: None,
+    };
+    match ctx.cfg.callbacks.read_session(read).await {
+        Ok(outcome) => {
+            let token = ctx.codec().encode(&outcome.claims);
+            let cookies = session_cookies(name, &token, expires_at, ctx.secure, ctx.cfg.compat, &present);
+            if let Some(events) = &ctx.cfg.events {
+                if let Some(user_id) = subject(&outcome.claims) {
+                    let fut = events.session(SessionEvent { user_id });
+                    if crate::callbacks::catch_unwind(fut).await.is_err() {
+                        tracing::error!(target: "portcullis", "[auth][error] EventError: session event panicked");
+                    }
+                }
+            }
+            Reply::json(StatusCode::OK, outcome.body).no_cache().with_cookies(cookies)
+        }
+        Err(SessionFailure::Token(e)) => {
+            tracing::debug!(target: "portcullis", reason = %e, "[auth][error] JWTSessionError");
+            clear()
+        }
+        Err(SessionFailure::Ended) => clear(),
+        Err(SessionFailure::Callback(e)) => {
+            tracing::error!(target: "portcullis", error = %e, "[auth][error] JWTSessionError");
+            clear()
+        }
+    }
+}
+
+/// The `sub` claim of a claims JSON, for events and logs.
+pub(crate) fn subject(claims: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Sub {
+        sub: Option<String>,
+    }
+    serde_json::from_slice::<Sub>(claims).ok().and_then(|s| s.sub)
+}

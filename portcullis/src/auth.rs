@@ -1,0 +1,292 @@
+//! The entry point: [`Auth::handle`] turns an `http::Request` into an `http::Response`.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+use url::Url;
+
+use crate::action;
+use crate::callbacks::{SessionFailure, SessionRead};
+use crate::config::AuthConfig;
+use crate::cookie::{RequestCookies, SessionCookie};
+use crate::csrf::Csrf;
+use crate::jwt::MAX_TOKEN_LEN;
+use crate::request::{Ctx, Rejection, allowed_methods, parse_body, parse_path, parse_query, resolve_origin};
+use crate::response::{bad_request, plain_json};
+use crate::session::iso_millis;
+use crate::token::Token;
+
+/// The auth engine: configuration plus derived keys, cheap to clone and share.
+///
+/// # Examples
+/// ```
+/// # tokio_test_block(async {
+/// use portcullis::{Auth, AuthConfig, DefaultCallbacks};
+/// let auth = Auth::new(
+///     AuthConfig::builder(DefaultCallbacks)
+///         .secret("0123456789abcdef0123456789abcdef-example")
+///         .url("http://localhost:3000")
+///         .build()
+///         .unwrap(),
+/// );
+/// let req = http::Request::get("http://localhost:3000/api/auth/session")
+///     .body(bytes::Bytes::new())
+///     .unwrap();
+/// let res = auth.handle(req).await;
+/// assert_eq!(res.status(), 200);
+/// assert_eq!(res.body().as_ref(), b"null");
+/// # });
+/// # fn tokio_test_block(f: impl std::future::Future<Output = ()>) {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Auth {
+    config: Arc<AuthConfig>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").field("config", &self.config).finish()
+    }
+}
+
+/// Why a server-side session read could not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The origin cannot be determined (no `AUTH_URL`, host not trusted): fail closed.
+    #[error("portcullis is misconfigured: no trusted origin (set AUTH_URL or AUTH_TRUST_HOST)")]
+    Configuration,
+}
+
+impl Auth {
+    /// Wraps a validated configuration.
+    pub fn new(config: AuthConfig) -> Self {
+        Self {
+            config: Arc::new(config),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    /// Whether `path` is under the auth base path (and so belongs to [`Auth::handle`]).
+    pub fn is_auth_path(&self, path: &str) -> bool {
+        parse_path(&self.config.base_path, path).is_some()
+    }
+
+    /// Answers one request to the auth routes, exactly as Auth.js would (PROTOCOL.md §1).
+    /// Never panics on request input and never answers 5xx for it: unknown paths are 400,
+    /// wrong methods 405, oversized bodies 413, malformed bodies 400.
+    pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+        let cfg = &*self.config;
+        let (parts, body) = req.into_parts();
+        let (action, provider) = match parse_path(&cfg.base_path, parts.uri.path()) {
+            Some(Ok(p)) => p,
+            Some(Err(_)) | None => return bad_request(),
+        };
+        let allowed = allowed_methods(action, provider.is_some());
+        let method_ok = match parts.method {
+            Method::GET => allowed.contains("GET"),
+            Method::POST => allowed.contains("POST"),
+            _ => false,
+        };
+        if !method_ok {
+            return method_not_allowed(allowed);
+        }
+        if body.len() > cfg.body_limit {
+            return reject(Rejection::TooLarge);
+        }
+        let origin = match resolve_origin(cfg, &parts.headers) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(target: "portcullis", error = %e, "[auth][error] UntrustedHost");
+                return action::configuration_error(cfg.compat, action, &parts.method);
+            }
+        };
+        let post = parts.method == Method::POST;
+        if post && cfg.check_fetch_metadata && is_cross_site(&parts.headers, &origin) {
+            tracing::warn!(target: "portcullis", action = action.name(), "[auth][warn] cross-site POST refused");
+            return plain_json(
+                StatusCode::FORBIDDEN,
+                br#"{"error":"CrossSiteRequest","message":"Cross-site requests to the auth routes are refused."}"#.to_vec(),
+            );
+        }
+        let body = if post {
+            match parse_body(&parts.headers, &body) {
+                Ok(b) => b,
+                Err(r) => return reject(r),
+            }
+        } else {
+            serde_json::Map::new()
+        };
+        let query = parse_query(parts.uri.query());
+        let secure = cfg.secure_override.unwrap_or(origin.scheme() == "https");
+        let names = cfg.names(secure);
+        let cookies = RequestCookies::parse(
+            parts.headers.get_all(header::COOKIE).iter().map(HeaderValue::as_bytes),
+        );
+        let csrf = Csrf::from_cookie(cookies.get(&names.csrf_token), &cfg.csrf_secret);
+        let requested = if post {
+            body.get("callbackUrl").and_then(|v| v.as_str())
+        } else {
+            query.get("callbackUrl").and_then(|v| v.as_str())
+        };
+        let cookie_value = cookies.get(&names.callback_url);
+        let callback_url = match requested.or(cookie_value) {
+            Some(target) => cfg.callbacks.redirect(target, &origin),
+            None => origin.clone(),
+        };
+        let callback_cookie_stale = cookie_value != Some(callback_url.as_str());
+        let request_url = origin
+            .join(parts.uri.path_and_query().map_or("/", |p| p.as_str()))
+            .unwrap_or_else(|_| origin.clone());
+        let ctx = Ctx {
+            cfg,
+            method: parts.method,
+            action,
+            provider: provider.map(str::to_owned),
+            headers: parts.headers,
+            origin,
+            secure,
+            cookies,
+            query,
+            body,
+            csrf,
+            callback_url,
+            callback_cookie_stale,
+            now: OffsetDateTime::now_utc(),
+            request_url,
+        };
+        action::run(ctx).await
+    }
+
+    /// Reads the session of a request on the server (for extractors and middleware): the
+    /// same decode, `jwt` and `session` callbacks as `GET /session`, without writing cookies.
+    /// Returns the application's `Session` type when `T` is it, or `T` deserialised from the
+    /// session JSON otherwise.
+    ///
+    /// # Errors
+    /// [`SessionError::Configuration`] when no trusted origin can be determined: the caller
+    /// must fail closed (never treat this as signed in).
+    pub async fn session<T: DeserializeOwned + Send + 'static>(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<T>, SessionError> {
+        let secure = self.secure_for(headers)?;
+        let Some(claims) = self.decode_cookie(headers, secure) else {
+            return Ok(None);
+        };
+        let now = OffsetDateTime::now_utc();
+        let expires = now + time::Duration::seconds(self.config.max_age);
+        let read = SessionRead {
+            claims: &claims,
+            now: now.unix_timestamp(),
+            max_age: self.config.max_age,
+            expires: iso_millis(expires),
+            is_update: false,
+            update: None,
+            not_before: None,
+        };
+        match self.config.callbacks.read_session(read).await {
+            Ok(outcome) => {
+                let typed: Box<dyn Any + Send> = outcome.typed;
+                match typed.downcast::<T>() {
+                    Ok(t) => Ok(Some(*t)),
+                    Err(_) => Ok(serde_json::from_slice(&outcome.body).ok()),
+                }
+            }
+            Err(SessionFailure::Callback(e)) => {
+                tracing::error!(target: "portcullis", error = %e, "[auth][error] JWTSessionError");
+                Ok(None)
+            }
+            Err(SessionFailure::Token(_) | SessionFailure::Ended) => Ok(None),
+        }
+    }
+
+    /// Decodes the session token of a request, like Auth.js `getToken`: the session cookie
+    /// (chunked or not), else `Authorization: Bearer <token>`. Any failure — no token, a
+    /// malformed header, a bad token, expired, wrong claim types — is `None`.
+    ///
+    /// Any Rust service that shares the secret can read sessions this way, including those
+    /// issued by a Node app running Auth.js with the same cookie name.
+    pub fn token<C: DeserializeOwned>(&self, headers: &HeaderMap) -> Option<Token<C>> {
+        let secure = self.secure_for(headers).unwrap_or_else(|_| self.config.default_secure());
+        let claims = self
+            .decode_cookie(headers, secure)
+            .or_else(|| self.decode_bearer(headers, secure))?;
+        let token: Token<C> = serde_json::from_slice(&claims).ok()?;
+        token.validate(OffsetDateTime::now_utc().unix_timestamp()).ok()?;
+        Some(token)
+    }
+
+    fn secure_for(&self, headers: &HeaderMap) -> Result<bool, SessionError> {
+        let origin = resolve_origin(&self.config, headers).map_err(|_| SessionError::Configuration)?;
+        Ok(self.config.secure_override.unwrap_or(origin.scheme() == "https"))
+    }
+
+    fn decode_cookie(&self, headers: &HeaderMap, secure: bool) -> Option<Vec<u8>> {
+        let name = &self.config.names(secure).session_token;
+        let cookies = RequestCookies::parse(headers.get_all(header::COOKIE).iter().map(HeaderValue::as_bytes));
+        match cookies.session_token(name, MAX_TOKEN_LEN) {
+            SessionCookie::Present(t) => self.config.codec(secure).decode(&t).ok(),
+            SessionCookie::Absent | SessionCookie::Invalid => None,
+        }
+    }
+
+    fn decode_bearer(&self, headers: &HeaderMap, secure: bool) -> Option<Vec<u8>> {
+        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+        let raw = value.strip_prefix("Bearer ")?.trim();
+        if raw.is_empty() || raw.len() > MAX_TOKEN_LEN * 3 {
+            return None;
+        }
+        // Auth.js URL-decodes the value; malformed escapes are simply "no token"
+        // (GHSA-xmf8-cvqr-rfgj: they must never become a server error).
+        let decoded = percent_encoding::percent_decode_str(raw).decode_utf8().ok()?;
+        self.config.codec(secure).decode(&decoded).ok()
+    }
+
+    /// The public origin for requests with these headers (`AUTH_URL`'s origin, or the
+    /// trusted `Host`), used to build sign-in redirects.
+    ///
+    /// # Errors
+    /// [`SessionError::Configuration`] when no trusted origin can be determined.
+    pub fn origin(&self, headers: &HeaderMap) -> Result<Url, SessionError> {
+        resolve_origin(&self.config, headers).map_err(|_| SessionError::Configuration)
+    }
+}
+
+/// `Sec-Fetch-Site: cross-site`, or an `Origin` other than ours (including `null`).
+fn is_cross_site(headers: &HeaderMap, origin: &Url) -> bool {
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    {
+        return true;
+    }
+    match headers.get(header::ORIGIN).map(|v| v.to_str()) {
+        None => false,
+        Some(Ok(o)) => Url::parse(o).map_or(true, |u| u.origin() != origin.origin()),
+        Some(Err(_)) => true,
+    }
+}
+
+fn method_not_allowed(allowed: &'static str) -> Response<Bytes> {
+    let mut res = plain_json(StatusCode::METHOD_NOT_ALLOWED, b"\"Method not allowed.\"".to_vec());
+    res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allowed));
+    res
+}
+
+fn reject(r: Rejection) -> Response<Bytes> {
+    match r {
+        Rejection::BadRequest => bad_request(),
+        Rejection::TooLarge => plain_json(StatusCode::PAYLOAD_TOO_LARGE, b"\"Payload too large.\"".to_vec()),
+    }
+}

@@ -1,0 +1,437 @@
+//! The application's callbacks — `sign_in`, `redirect`, `jwt`, `session` — with typed data.
+//!
+//! Auth.js extends its `User`, `JWT` and `Session` types through TypeScript module
+//! augmentation. portcullis asks the application to name three serde types instead, as
+//! associated types of [`Callbacks`], so the seed examples ("put the user id and role in the
+//! session, keep the access token server-side") are checked by the compiler.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::error::{CallbackError, Error};
+use crate::session::Session;
+use crate::token::{Token, TokenError};
+use crate::url::{CallbackUrl, origin_url};
+use crate::user::{Account, NoFields, User};
+
+/// What the `sign_in` callback decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignInDecision {
+    /// Continue signing in.
+    Allow,
+    /// Refuse: the client sees `AccessDenied`.
+    Deny,
+    /// Stop and send the browser here instead (passed through `redirect`).
+    Redirect(String),
+}
+
+/// Why the `jwt` callback runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Trigger {
+    /// A sign-in of an existing user.
+    SignIn,
+    /// A sign-in that created the user.
+    SignUp,
+    /// A client `update()` (`POST /session`).
+    Update,
+}
+
+/// The arguments of [`Callbacks::sign_in`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct SignInParams<'a, X> {
+    /// The user about to sign in.
+    pub user: &'a User<X>,
+    /// The account used.
+    pub account: &'a Account,
+    /// For credentials sign-ins, the submitted form (including the password: do not log it).
+    pub credentials: Option<&'a Map<String, Value>>,
+}
+
+/// The arguments of [`Callbacks::jwt`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct JwtParams<'a, X, C> {
+    /// The token so far: on sign-in `{name, email, picture, sub}` from the user and default
+    /// claims; on a session read, the decoded token.
+    pub token: Token<C>,
+    /// The user, on sign-in only.
+    pub user: Option<&'a User<X>>,
+    /// The account, on sign-in only.
+    pub account: Option<&'a Account>,
+    /// Why the callback runs; `None` on a plain session read.
+    pub trigger: Option<Trigger>,
+    /// Whether the sign-in created the user (same as `trigger == Some(SignUp)`).
+    pub is_new_user: bool,
+    /// On [`Trigger::Update`], the `data` the client sent. Untrusted input: copy only what
+    /// the client may change.
+    pub session: Option<Value>,
+}
+
+/// The arguments of [`Callbacks::session`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct SessionParams<'a, C> {
+    /// The default session (`user: {name, email, image}`, `expires`).
+    pub session: Session,
+    /// The token, after the `jwt` callback.
+    pub token: &'a Token<C>,
+}
+
+/// The application's callbacks and the types of its session data.
+///
+/// # Examples
+/// The seed example: keep `id`, `role` and an access token in the token; show `id` and
+/// `role` to the client, never the access token.
+/// ```
+/// use portcullis::{Callbacks, CallbackError, JwtParams, Session, SessionParams, Token, Trigger};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Default)]
+/// struct UserFields { role: String, access_token: String }
+/// #[derive(Serialize, Deserialize, Default)]
+/// struct Claims { id: Option<String>, role: Option<String>, access_token: Option<String> }
+/// #[derive(Serialize, Deserialize)]
+/// struct Exposed { id: String, role: String }
+///
+/// struct App;
+/// #[portcullis::async_trait]
+/// impl Callbacks for App {
+///     type UserFields = UserFields;
+///     type Claims = Claims;
+///     type Session = Session<Exposed>;
+///
+///     async fn jwt(&self, p: JwtParams<'_, UserFields, Claims>) -> Result<Option<Token<Claims>>, CallbackError> {
+///         let mut token = p.token;
+///         if let Some(user) = p.user {
+///             token.claims.id = Some(user.id.clone());
+///             token.claims.role = Some(user.fields.role.clone());
+///             token.claims.access_token = Some(user.fields.access_token.clone());
+///         }
+///         if p.trigger == Some(Trigger::Update) {
+///             if let Some(name) = p.session.as_ref().and_then(|d| d["name"].as_str()) {
+///                 token.name = Some(name.to_owned());
+///             }
+///         }
+///         Ok(Some(token))
+///     }
+///
+///     async fn session(&self, p: SessionParams<'_, Claims>) -> Result<Session<Exposed>, CallbackError> {
+///         let c = &p.token.claims;
+///         Ok(p.session.with_user_fields(Exposed {
+///             id: c.id.clone().unwrap_or_default(),
+///             role: c.role.clone().unwrap_or_default(),
+///         }))
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Callbacks: Send + Sync + 'static {
+    /// Fields the application's users carry beyond `id`, `name`, `email`, `image`.
+    type UserFields: Serialize + DeserializeOwned + Send + Sync + 'static;
+    /// Claims the application keeps in the session token. `Default` gives the claims of a
+    /// token before the `jwt` callback has filled them.
+    type Claims: Serialize + DeserializeOwned + Default + Send + Sync + 'static;
+    /// The session JSON the client reads.
+    type Session: Serialize + DeserializeOwned + Send + Sync + 'static;
+
+    /// Whether the user may sign in. Default: yes.
+    async fn sign_in(
+        &self,
+        params: SignInParams<'_, Self::UserFields>,
+    ) -> Result<SignInDecision, CallbackError> {
+        let _ = params;
+        Ok(SignInDecision::Allow)
+    }
+
+    /// Where to send the browser for a requested `url`. `base_url` is the application's
+    /// origin. Default: same-origin targets only, anything else goes to `base_url`.
+    ///
+    /// # Security
+    /// An override that allows other hosts must compare parsed origins against an
+    /// allow-list; string prefixes are not enough (SECURITY.md RDR-06/07).
+    fn redirect(&self, url: &str, base_url: &Url) -> Url {
+        CallbackUrl::same_origin(url, base_url).map_or_else(|| origin_url(base_url), CallbackUrl::into_url)
+    }
+
+    /// Builds the session token. Return `Ok(None)` to end the session. Default: the token
+    /// unchanged.
+    async fn jwt(
+        &self,
+        params: JwtParams<'_, Self::UserFields, Self::Claims>,
+    ) -> Result<Option<Token<Self::Claims>>, CallbackError> {
+        Ok(Some(params.token))
+    }
+
+    /// Builds the session JSON from the token. An error ends the session.
+    async fn session(
+        &self,
+        params: SessionParams<'_, Self::Claims>,
+    ) -> Result<Self::Session, CallbackError>;
+}
+
+/// Callbacks with Auth.js's defaults and no application data.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultCallbacks;
+
+#[async_trait]
+impl Callbacks for DefaultCallbacks {
+    type UserFields = NoFields;
+    type Claims = NoFields;
+    type Session = Session;
+
+    async fn session(&self, params: SessionParams<'_, NoFields>) -> Result<Session, CallbackError> {
+        Ok(params.session)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Type erasure: `Auth` holds `Arc<dyn DynCallbacks>` and carries no type parameter.
+
+/// A user from a provider, with its typed form kept behind `Any`.
+pub(crate) struct AnyUser {
+    pub(crate) id: String,
+    pub(crate) name: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) image: Option<String>,
+    typed: Box<dyn Any + Send + Sync>,
+}
+
+impl AnyUser {
+    pub(crate) fn new<X: Send + Sync + 'static>(mut user: User<X>) -> Self {
+        if user.id.is_empty() {
+            user.id = crate::secret::random_uuid();
+        }
+        Self {
+            id: user.id.clone(),
+            name: user.name.clone(),
+            email: user.email.clone(),
+            image: user.image.clone(),
+            typed: Box::new(user),
+        }
+    }
+}
+
+/// What a session read produced.
+pub(crate) struct SessionOutcome {
+    /// The re-stamped claims to encode.
+    pub(crate) claims: Vec<u8>,
+    /// The session JSON for the client.
+    pub(crate) body: Vec<u8>,
+    /// The application's `Session` value, for in-process readers (extractors).
+    pub(crate) typed: Box<dyn Any + Send>,
+}
+
+/// Why a session read produced no session.
+#[derive(Debug)]
+pub(crate) enum SessionFailure {
+    Token(TokenError),
+    /// The `jwt` callback returned `None`.
+    Ended,
+    Callback(Error),
+}
+
+#[async_trait]
+pub(crate) trait DynCallbacks: Send + Sync {
+    async fn sign_in(
+        &self,
+        user: &AnyUser,
+        account: &Account,
+        credentials: Option<&Map<String, Value>>,
+    ) -> Result<SignInDecision, Error>;
+
+    fn redirect(&self, url: &str, base_url: &Url) -> Url;
+
+    async fn sign_in_token(
+        &self,
+        user: &AnyUser,
+        account: &Account,
+        trigger: Trigger,
+        now: i64,
+        max_age: i64,
+    ) -> Result<Option<Vec<u8>>, Error>;
+
+    async fn read_session(&self, read: SessionRead<'_>) -> Result<SessionOutcome, SessionFailure>;
+}
+
+/// The inputs of one session read.
+pub(crate) struct SessionRead<'a> {
+    pub(crate) claims: &'a [u8],
+    pub(crate) now: i64,
+    pub(crate) max_age: i64,
+    pub(crate) expires: String,
+    /// `POST /session`: the `jwt` callback runs with [`Trigger::Update`].
+    pub(crate) is_update: bool,
+    /// The update's `data`, when one was sent.
+    pub(crate) update: Option<Value>,
+    /// Tokens issued before this time are refused (per-user revocation), if set.
+    pub(crate) not_before: Option<i64>,
+}
+
+pub(crate) struct Erased<T>(pub(crate) T);
+
+fn callback_error(callback: &'static str, source: CallbackError) -> Error {
+    Error::Callback { callback, source }
+}
+
+fn panicked(callback: &'static str) -> Error {
+    callback_error(callback, CallbackError::new("the callback panicked"))
+}
+
+#[async_trait]
+impl<T: Callbacks> DynCallbacks for Erased<T> {
+    async fn sign_in(
+        &self,
+        user: &AnyUser,
+        account: &Account,
+        credentials: Option<&Map<String, Value>>,
+    ) -> Result<SignInDecision, Error> {
+        let typed = downcast_user::<T::UserFields>(user)?;
+        let fut = self.0.sign_in(SignInParams {
+            user: typed,
+            account,
+            credentials,
+        });
+        match catch_unwind(fut).await {
+            Ok(r) => r.map_err(|e| callback_error("sign_in", e)),
+            Err(()) => Err(panicked("sign_in")),
+        }
+    }
+
+    fn redirect(&self, url: &str, base_url: &Url) -> Url {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.0.redirect(url, base_url))) {
+            Ok(u) => u,
+            Err(_) => origin_url(base_url),
+        }
+    }
+
+    async fn sign_in_token(
+        &self,
+        user: &AnyUser,
+        account: &Account,
+        trigger: Trigger,
+        now: i64,
+        max_age: i64,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let typed = downcast_user::<T::UserFields>(user)?;
+        let token = Token::new(
+            user.id.clone(),
+            user.name.clone(),
+            user.email.clone(),
+            user.image.clone(),
+            T::Claims::default(),
+        );
+        let fut = self.0.jwt(JwtParams {
+            token,
+            user: Some(typed),
+            account: Some(account),
+            trigger: Some(trigger),
+            is_new_user: trigger == Trigger::SignUp,
+            session: None,
+        });
+        let token = match catch_unwind(fut).await {
+            Ok(r) => r.map_err(|e| callback_error("jwt", e))?,
+            Err(()) => return Err(panicked("jwt")),
+        };
+        let Some(mut token) = token else {
+            return Ok(None);
+        };
+        token.stamp(now, max_age, crate::secret::random_uuid());
+        serde_json::to_vec(&token)
+            .map(Some)
+            .map_err(|e| Error::SessionToken(e.to_string()))
+    }
+
+    async fn read_session(&self, read: SessionRead<'_>) -> Result<SessionOutcome, SessionFailure> {
+        let token: Token<T::Claims> = serde_json::from_slice(read.claims)
+            .map_err(|_| SessionFailure::Token(TokenError::InvalidClaims))?;
+        token.validate(read.now).map_err(SessionFailure::Token)?;
+        if let (Some(nbf), Some(iat)) = (read.not_before, token.issued_at()) {
+            if iat < nbf {
+                return Err(SessionFailure::Token(TokenError::Revoked));
+            }
+        }
+        let trigger = read.is_update.then_some(Trigger::Update);
+        let fut = self.0.jwt(JwtParams {
+            token,
+            user: None,
+            account: None,
+            trigger,
+            is_new_user: false,
+            session: read.update,
+        });
+        let token = match catch_unwind(fut).await {
+            Ok(Ok(Some(t))) => t,
+            Ok(Ok(None)) => return Err(SessionFailure::Ended),
+            Ok(Err(e)) => return Err(SessionFailure::Callback(callback_error("jwt", e))),
+            Err(()) => return Err(SessionFailure::Callback(panicked("jwt"))),
+        };
+        let mut token = token;
+        token.stamp(read.now, read.max_age, crate::secret::random_uuid());
+        let default = Session::default_for(
+            token.name.clone(),
+            token.email.clone(),
+            token.picture.clone(),
+            read.expires,
+        );
+        let fut = self.0.session(SessionParams {
+            session: default,
+            token: &token,
+        });
+        let session = match catch_unwind(fut).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(SessionFailure::Callback(callback_error("session", e))),
+            Err(()) => return Err(SessionFailure::Callback(panicked("session"))),
+        };
+        let claims = serde_json::to_vec(&token)
+            .map_err(|e| SessionFailure::Callback(Error::SessionToken(e.to_string())))?;
+        let body = serde_json::to_vec(&session)
+            .map_err(|e| SessionFailure::Callback(Error::SessionToken(e.to_string())))?;
+        Ok(SessionOutcome {
+            claims,
+            body,
+            typed: Box::new(session),
+        })
+    }
+}
+
+fn downcast_user<X: 'static>(user: &AnyUser) -> Result<&User<X>, Error> {
+    user.typed.downcast_ref::<User<X>>().ok_or_else(|| {
+        callback_error(
+            "sign_in",
+            CallbackError::new("the provider's user type does not match Callbacks::UserFields"),
+        )
+    })
+}
+
+/// Runs a future, turning a panic inside it into `Err(())`: a bug in an application
+/// callback must become an error response, not a dropped connection.
+pub(crate) async fn catch_unwind<F: Future>(fut: F) -> Result<F::Output, ()> {
+    CatchUnwind(Box::pin(fut)).await
+}
+
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(Err(())),
+        }
+    }
+}

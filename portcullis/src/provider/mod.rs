@@ -1,0 +1,42 @@
+//! Sign-in providers. This release has the credentials provider; OAuth/OIDC and email come
+//! with their own modules.
+
+mod credentials;
+
+pub use credentials::{AuthorizeError, AuthorizeRequest, CredentialField, Credentials};
+
+pub(crate) use credentials::DynAuthorize;
+
+use std::sync::Arc;
+
+/// A configured provider, type-erased.
+pub(crate) struct ProviderEntry {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) kind: ProviderKind,
+}
+
+pub(crate) enum ProviderKind {
+    Credentials {
+        fields: Vec<CredentialField>,
+        authorize: Arc<dyn DynAuthorize>,
+    },
+}
+
+impl ProviderEntry {
+    /// The Auth.js `type` string.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self.kind {
+            ProviderKind::Credentials { .. } => "credentials",
+        }
+    }
+}
+
+/// Whether `id` is a well-formed provider id: 1–64 of `a–z 0–9 - _`.
+pub(crate) fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
