@@ -102,7 +102,7 @@ impl Auth {
             return method_not_allowed(allowed);
         }
         if body.len() > cfg.body_limit {
-            return reject(Rejection::TooLarge);
+            return reject(&Rejection::TooLarge);
         }
         let origin = match resolve_origin(cfg, &parts.headers) {
             Ok(o) => o,
@@ -122,7 +122,7 @@ impl Auth {
         let body = if post {
             match parse_body(&parts.headers, &body) {
                 Ok(b) => b,
-                Err(r) => return reject(r),
+                Err(r) => return reject(&r),
             }
         } else {
             serde_json::Map::new()
@@ -284,7 +284,7 @@ fn method_not_allowed(allowed: &'static str) -> Response<Bytes> {
     res
 }
 
-fn reject(r: Rejection) -> Response<Bytes> {
+fn reject(r: &Rejection) -> Response<Bytes> {
     match r {
         Rejection::BadRequest => bad_request(),
         Rejection::TooLarge => plain_json(StatusCode::PAYLOAD_TOO_LARGE, b"\"Payload too large.\"".to_vec()),

@@ -357,10 +357,10 @@ impl<T: Callbacks> DynCallbacks for Erased<T> {
         let token: Token<T::Claims> = serde_json::from_slice(read.claims)
             .map_err(|_| SessionFailure::Token(TokenError::InvalidClaims))?;
         token.validate(read.now).map_err(SessionFailure::Token)?;
-        if let (Some(nbf), Some(iat)) = (read.not_before, token.issued_at()) {
-            if iat < nbf {
-                return Err(SessionFailure::Token(TokenError::Revoked));
-            }
+        if let (Some(nbf), Some(iat)) = (read.not_before, token.issued_at())
+            && iat < nbf
+        {
+            return Err(SessionFailure::Token(TokenError::Revoked));
         }
         let trigger = read.is_update.then_some(Trigger::Update);
         let fut = self.0.jwt(JwtParams {

@@ -21,13 +21,14 @@ pub(crate) struct Csrf {
 impl Csrf {
     /// Reads the cookie value; if it is missing or its hash is not ours, issues a new token.
     pub(crate) fn from_cookie(cookie: Option<&str>, secret: &str) -> Self {
-        if let Some((token, hash)) = cookie.and_then(|c| c.split_once('|')) {
-            if token.len() <= 128 && ct_eq(hash.as_bytes(), hash_hex(token, secret).as_bytes()) {
-                return Self {
-                    token: token.to_owned(),
-                    new_cookie: None,
-                };
-            }
+        if let Some((token, hash)) = cookie.and_then(|c| c.split_once('|'))
+            && token.len() <= 128
+            && ct_eq(hash.as_bytes(), hash_hex(token, secret).as_bytes())
+        {
+            return Self {
+                token: token.to_owned(),
+                new_cookie: None,
+            };
         }
         let token = random_hex32();
         let cookie = format!("{token}|{}", hash_hex(&token, secret));

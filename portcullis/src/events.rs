@@ -1,5 +1,7 @@
 //! Events: hooks that observe what happened and cannot change it.
 
+use std::future::Future;
+
 use async_trait::async_trait;
 
 /// A completed sign-in.
@@ -57,5 +59,13 @@ pub trait Events: Send + Sync + 'static {
     /// After a session was read.
     async fn session(&self, event: SessionEvent) {
         let _ = event;
+    }
+}
+
+/// Awaits an event hook; a panic inside it is logged as Auth.js's `EventError` and
+/// otherwise ignored.
+pub(crate) async fn fire(name: &'static str, hook: impl Future<Output = ()>) {
+    if crate::callbacks::catch_unwind(hook).await.is_err() {
+        tracing::error!(target: "portcullis", event = name, "[auth][error] EventError: the event hook panicked");
     }
 }

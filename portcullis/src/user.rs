@@ -42,15 +42,16 @@ pub struct User<X = NoFields> {
     pub fields: X,
 }
 
-impl<X: Default> User<X> {
-    /// A user with an id and default application fields.
+impl User<NoFields> {
+    /// A user with an id and no application fields yet (add them with
+    /// [`with_fields`](User::with_fields)).
     pub fn new(id: impl Into<String>) -> Self {
         Self {
             id: id.into(),
             name: None,
             email: None,
             image: None,
-            fields: X::default(),
+            fields: NoFields {},
         }
     }
 }

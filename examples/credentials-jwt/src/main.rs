@@ -8,8 +8,10 @@
 //! - `/protected` (page) and `/api/protected` (JSON) require a session; `/api/token` reads
 //!   the access token on the server through `get_token`.
 //!
-//! Run: `AUTH_SECRET=$(openssl rand -base64 33) AUTH_URL=http://localhost:3000 cargo run -p example-credentials-jwt`
-//! (`PORT` picks the port, `PORTCULLIS_COMPAT=v4` speaks next-auth v4 / nuxt-auth.)
+//! Run: `AUTH_SECRET=$(openssl rand -base64 33) AUTH_URL=http://localhost:3000 cargo run --release`
+//! (`PORT` picks the port, `PORTCULLIS_COMPAT=v4` speaks next-auth v4 / nuxt-auth). Without
+//! `AUTH_SECRET` / `AUTH_URL` it uses a throw-away secret and `http://localhost:$PORT`,
+//! with a warning — unless `PORTCULLIS_ENV=production`, where both are required.
 
 use std::net::SocketAddr;
 
@@ -100,7 +102,7 @@ fn credentials() -> Credentials<UserFields> {
             .map_err(|e| AuthorizeError::Failed(CallbackError::new(e.to_string())))?;
         let access_token = format!("at-{}", raw.iter().map(|b| format!("{b:02x}")).collect::<String>());
         Ok(Some(
-            User::<UserFields>::new("1")
+            User::new("1")
                 .with_name("Alice")
                 .with_email("alice@example.com")
                 .with_fields(UserFields { role: "admin".into(), access_token }),
@@ -171,12 +173,25 @@ async fn main() {
         Ok("v4") => Compat::V4,
         _ => Compat::V5,
     };
-    let config = match AuthConfig::builder(App)
-        .from_env()
-        .compat(compat)
-        .credentials(credentials())
-        .build()
-    {
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let production = std::env::var("PORTCULLIS_ENV").as_deref() == Ok("production");
+    let unset = |k: &str| std::env::var(k).map_or(true, |v| v.is_empty());
+    let mut builder = AuthConfig::builder(App).from_env().compat(compat).credentials(credentials());
+    if !production && unset("AUTH_SECRET") {
+        // Development convenience only: a fresh secret per start, so sessions end on restart.
+        let mut raw = [0u8; 32];
+        if getrandom::fill(&mut raw).is_ok() {
+            let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+            tracing::warn!("AUTH_SECRET is not set: using a random secret for this run only (sessions end on restart). Set AUTH_SECRET (`openssl rand -base64 33`); with PORTCULLIS_ENV=production it is required.");
+            builder = builder.secret(secret);
+        }
+    }
+    if !production && unset("AUTH_URL") && unset("AUTH_TRUST_HOST") {
+        let url = format!("http://localhost:{port}");
+        tracing::warn!("AUTH_URL is not set: assuming {url}. Set AUTH_URL to the public URL of this app.");
+        builder = builder.url(url);
+    }
+    let config = match builder.build() {
         Ok(c) => c,
         Err(e) => {
             for p in e.problems() {
@@ -185,7 +200,6 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,

@@ -5,7 +5,7 @@ use time::Duration;
 
 use crate::callbacks::{SessionFailure, SessionRead};
 use crate::cookie::{SessionCookie, clear_session_cookies, session_cookies};
-use crate::events::SessionEvent;
+use crate::events::{SessionEvent, fire};
 use crate::jwt::MAX_TOKEN_LEN;
 use crate::request::Ctx;
 use crate::response::Reply;
@@ -58,13 +58,10 @@ pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
         Ok(outcome) => {
             let token = ctx.codec().encode(&outcome.claims);
             let cookies = session_cookies(name, &token, expires_at, ctx.secure, ctx.cfg.compat, &present);
-            if let Some(events) = &ctx.cfg.events {
-                if let Some(user_id) = subject(&outcome.claims) {
-                    let fut = events.session(SessionEvent { user_id });
-                    if crate::callbacks::catch_unwind(fut).await.is_err() {
-                        tracing::error!(target: "portcullis", "[auth][error] EventError: session event panicked");
-                    }
-                }
+            if let Some(events) = &ctx.cfg.events
+                && let Some(user_id) = subject(&outcome.claims)
+            {
+                fire("session", events.session(SessionEvent { user_id })).await;
             }
             Reply::json(StatusCode::OK, outcome.body).no_cache().with_cookies(cookies)
         }

@@ -5,7 +5,7 @@ use time::Duration;
 use crate::callbacks::{SignInDecision, Trigger};
 use crate::cookie::{clear_session_cookies, session_cookies, SessionCookie};
 use crate::error::Error;
-use crate::events::{SignInEvent, SignOutEvent};
+use crate::events::{SignInEvent, SignOutEvent, fire};
 use crate::jwt::MAX_TOKEN_LEN;
 use crate::provider::{AuthorizeError, AuthorizeRequest, ProviderKind};
 use crate::request::Ctx;
@@ -18,10 +18,10 @@ pub(crate) fn signin(ctx: &Ctx<'_>) -> Result<Reply, Error> {
     if !ctx.csrf.verify(ctx.body_str("csrfToken")) {
         return Err(Error::MissingCsrf { action: "signin" });
     }
-    if let Some(id) = &ctx.provider {
-        if !ctx.cfg.providers.iter().any(|p| &p.id == id) {
-            return Err(Error::InvalidProvider(id.clone()));
-        }
+    if let Some(id) = &ctx.provider
+        && !ctx.cfg.providers.iter().any(|p| &p.id == id)
+    {
+        return Err(Error::InvalidProvider(id.clone()));
     }
     Ok(Reply::redirect(format!("{}/signin", ctx.base_url())))
 }
@@ -97,14 +97,12 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
         None => reply.cookies = clear_session_cookies(&present, ctx.secure),
     }
     if let Some(events) = &ctx.cfg.events {
-        let fut = events.sign_in(SignInEvent {
+        let event = SignInEvent {
             user_id: user.id.clone(),
             provider: provider.id.clone(),
             is_new_user: false,
-        });
-        if crate::callbacks::catch_unwind(fut).await.is_err() {
-            tracing::error!(target: "portcullis", "[auth][error] EventError: sign_in event panicked");
-        }
+        };
+        fire("sign_in", events.sign_in(event)).await;
     }
     Ok(reply)
 }
@@ -126,13 +124,10 @@ pub(crate) async fn signout(ctx: &Ctx<'_>) -> Result<Reply, Error> {
     };
     let reply = Reply::redirect(ctx.callback_url.to_string())
         .with_cookies(clear_session_cookies(&present, ctx.secure));
-    if let Some(events) = &ctx.cfg.events {
-        if !present.is_empty() {
-            let fut = events.sign_out(SignOutEvent { user_id });
-            if crate::callbacks::catch_unwind(fut).await.is_err() {
-                tracing::error!(target: "portcullis", "[auth][error] EventError: sign_out event panicked");
-            }
-        }
+    if let Some(events) = &ctx.cfg.events
+        && !present.is_empty()
+    {
+        fire("sign_out", events.sign_out(SignOutEvent { user_id })).await;
     }
     Ok(reply)
 }
