@@ -78,9 +78,17 @@ pub async fn handle(auth: &Auth, req: Request) -> Response {
     let limit = auth.config().body_limit();
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
-        Err(_) => return json_error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", "The request body is too large."),
+        Err(_) => {
+            return json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PayloadTooLarge",
+                "The request body is too large.",
+            );
+        }
     };
-    let res = auth.handle(axum::http::Request::from_parts(parts, bytes)).await;
+    let res = auth
+        .handle(axum::http::Request::from_parts(parts, bytes))
+        .await;
     let (parts, body) = res.into_parts();
     Response::from_parts(parts, Body::from(body))
 }
@@ -88,7 +96,8 @@ pub async fn handle(auth: &Auth, req: Request) -> Response {
 fn json_error(status: StatusCode, error: &str, message: &str) -> Response {
     let body = serde_json::json!({ "error": error, "message": message });
     let mut res = (status, axum::Json(body)).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
@@ -108,7 +117,11 @@ pub enum SessionRejection {
 impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
         match self {
-            Self::Unauthenticated => json_error(StatusCode::UNAUTHORIZED, "Unauthorized", "Sign in to access this resource."),
+            Self::Unauthenticated => json_error(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "Sign in to access this resource.",
+            ),
             Self::Misconfigured => json_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Configuration",
@@ -127,7 +140,10 @@ impl IntoResponse for SessionRejection {
 }
 
 fn auth_of(parts: &Parts) -> Result<&Auth, SessionRejection> {
-    parts.extensions.get::<Auth>().ok_or(SessionRejection::MissingLayer)
+    parts
+        .extensions
+        .get::<Auth>()
+        .ok_or(SessionRejection::MissingLayer)
 }
 
 /// The session of the request, as the `session` callback shaped it; 401 when there is
@@ -160,17 +176,24 @@ where
 {
     type Rejection = SessionRejection;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
         Ok(read_session::<T>(parts).await?.map(Session))
     }
 }
 
-async fn read_session<T: DeserializeOwned + Send + 'static>(parts: &Parts) -> Result<Option<T>, SessionRejection> {
+async fn read_session<T: DeserializeOwned + Send + 'static>(
+    parts: &Parts,
+) -> Result<Option<T>, SessionRejection> {
     let auth = auth_of(parts)?;
-    auth.session::<T>(&parts.headers).await.map_err(|e| match e {
-        SessionError::Configuration => SessionRejection::Misconfigured,
-        _ => SessionRejection::Misconfigured,
-    })
+    auth.session::<T>(&parts.headers)
+        .await
+        .map_err(|e| match e {
+            SessionError::Configuration => SessionRejection::Misconfigured,
+            _ => SessionRejection::Misconfigured,
+        })
 }
 
 /// The decoded session token (Auth.js `getToken`): from the session cookie, else
@@ -188,6 +211,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let auth = auth_of(parts)?;
+        // Fail closed like `Session` and the layer: without a trusted origin, no token.
+        auth.origin(&parts.headers)
+            .map_err(|_| SessionRejection::Misconfigured)?;
         auth.token::<C>(&parts.headers)
             .map(SessionToken)
             .ok_or(SessionRejection::Unauthenticated)
@@ -283,16 +309,24 @@ fn sign_in_redirect(auth: &Auth, headers: &HeaderMap, uri: &axum::http::Uri) -> 
     let Ok(origin) = auth.origin(headers) else {
         return SessionRejection::Misconfigured.into_response();
     };
-    let here = origin
-        .join(uri.path_and_query().map_or("/", |p| p.as_str()))
-        .unwrap_or_else(|_| origin.clone());
+    // Set the path on the origin rather than `join` it: a request path such as
+    // `//evil.com/x` is scheme-relative to `join` and would name another host.
+    let mut here = origin.clone();
+    here.set_path(uri.path());
+    here.set_query(uri.query());
     let mut target = origin.clone();
-    target.set_path(&format!("{}/signin", auth.config().base_path().trim_end_matches('/')));
-    target.query_pairs_mut().append_pair("callbackUrl", here.as_str());
+    target.set_path(&format!(
+        "{}/signin",
+        auth.config().base_path().trim_end_matches('/')
+    ));
+    target
+        .query_pairs_mut()
+        .append_pair("callbackUrl", here.as_str());
     let mut res = StatusCode::FOUND.into_response();
     if let Ok(v) = HeaderValue::from_str(target.as_str()) {
         res.headers_mut().insert(header::LOCATION, v);
     }
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }

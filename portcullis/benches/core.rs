@@ -38,7 +38,15 @@ fn jwe_decode(bencher: divan::Bencher<'_, '_>) {
 
 #[divan::bench]
 fn key_derivation(bencher: divan::Bencher<'_, '_>) {
-    bencher.bench_local(|| JweCodec::new(&[black_box(SECRET).as_bytes()], SALT, TokenFormat::V5, false).unwrap());
+    bencher.bench_local(|| {
+        JweCodec::new(
+            &[black_box(SECRET).as_bytes()],
+            SALT,
+            TokenFormat::V5,
+            false,
+        )
+        .unwrap()
+    });
 }
 
 fn auth() -> Auth {
@@ -55,14 +63,26 @@ fn auth() -> Auth {
 #[divan::bench]
 fn get_session(bencher: divan::Bencher<'_, '_>) {
     let auth = auth();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let claims = format!(r#"{{"name":"Alice","email":"alice@example.com","sub":"1","iat":{now},"exp":{}}}"#, now + 3600);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = format!(
+        r#"{{"name":"Alice","email":"alice@example.com","sub":"1","iat":{now},"exp":{}}}"#,
+        now + 3600
+    );
     let token = codec().encode(claims.as_bytes());
     // A warm browser: valid csrf and callback-url cookies, so only the session is re-issued.
-    let warm = rt.block_on(auth.handle(
-        http::Request::get("http://localhost:3000/api/auth/csrf").body(Bytes::new()).unwrap(),
-    ));
+    let warm = rt.block_on(
+        auth.handle(
+            http::Request::get("http://localhost:3000/api/auth/csrf")
+                .body(Bytes::new())
+                .unwrap(),
+        ),
+    );
     let mut cookie = format!("authjs.session-token={token}");
     for c in warm.headers().get_all("set-cookie") {
         let pair = c.to_str().unwrap().split(';').next().unwrap();
@@ -84,10 +104,16 @@ fn get_session(bencher: divan::Bencher<'_, '_>) {
 #[divan::bench]
 fn get_csrf(bencher: divan::Bencher<'_, '_>) {
     let auth = auth();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let first = rt.block_on(auth.handle(
-        http::Request::get("http://localhost:3000/api/auth/csrf").body(Bytes::new()).unwrap(),
-    ));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let first = rt.block_on(
+        auth.handle(
+            http::Request::get("http://localhost:3000/api/auth/csrf")
+                .body(Bytes::new())
+                .unwrap(),
+        ),
+    );
     let cookie: Vec<String> = first
         .headers()
         .get_all("set-cookie")

@@ -15,7 +15,9 @@ use crate::config::AuthConfig;
 use crate::cookie::{RequestCookies, SessionCookie};
 use crate::csrf::Csrf;
 use crate::jwt::MAX_TOKEN_LEN;
-use crate::request::{Ctx, Rejection, allowed_methods, parse_body, parse_path, parse_query, resolve_origin};
+use crate::request::{
+    Ctx, Rejection, allowed_methods, parse_body, parse_path, parse_query, resolve_origin,
+};
 use crate::response::{bad_request, plain_json};
 use crate::session::iso_millis;
 use crate::token::Token;
@@ -51,7 +53,9 @@ pub struct Auth {
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Auth").field("config", &self.config).finish()
+        f.debug_struct("Auth")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -131,7 +135,11 @@ impl Auth {
         let secure = cfg.secure_override.unwrap_or(origin.scheme() == "https");
         let names = cfg.names(secure);
         let cookies = RequestCookies::parse(
-            parts.headers.get_all(header::COOKIE).iter().map(HeaderValue::as_bytes),
+            parts
+                .headers
+                .get_all(header::COOKIE)
+                .iter()
+                .map(HeaderValue::as_bytes),
         );
         let csrf = Csrf::from_cookie(cookies.get(&names.csrf_token), &cfg.csrf_secret);
         let requested = if post {
@@ -218,23 +226,36 @@ impl Auth {
     /// Any Rust service that shares the secret can read sessions this way, including those
     /// issued by a Node app running Auth.js with the same cookie name.
     pub fn token<C: DeserializeOwned>(&self, headers: &HeaderMap) -> Option<Token<C>> {
-        let secure = self.secure_for(headers).unwrap_or_else(|_| self.config.default_secure());
+        let secure = self
+            .secure_for(headers)
+            .unwrap_or_else(|_| self.config.default_secure());
         let claims = self
             .decode_cookie(headers, secure)
             .or_else(|| self.decode_bearer(headers, secure))?;
         let token: Token<C> = serde_json::from_slice(&claims).ok()?;
-        token.validate(OffsetDateTime::now_utc().unix_timestamp()).ok()?;
+        token
+            .validate(OffsetDateTime::now_utc().unix_timestamp())
+            .ok()?;
         Some(token)
     }
 
     fn secure_for(&self, headers: &HeaderMap) -> Result<bool, SessionError> {
-        let origin = resolve_origin(&self.config, headers).map_err(|_| SessionError::Configuration)?;
-        Ok(self.config.secure_override.unwrap_or(origin.scheme() == "https"))
+        let origin =
+            resolve_origin(&self.config, headers).map_err(|_| SessionError::Configuration)?;
+        Ok(self
+            .config
+            .secure_override
+            .unwrap_or(origin.scheme() == "https"))
     }
 
     fn decode_cookie(&self, headers: &HeaderMap, secure: bool) -> Option<Vec<u8>> {
         let name = &self.config.names(secure).session_token;
-        let cookies = RequestCookies::parse(headers.get_all(header::COOKIE).iter().map(HeaderValue::as_bytes));
+        let cookies = RequestCookies::parse(
+            headers
+                .get_all(header::COOKIE)
+                .iter()
+                .map(HeaderValue::as_bytes),
+        );
         match cookies.session_token(name, MAX_TOKEN_LEN) {
             SessionCookie::Present(t) => self.config.codec(secure).decode(&t).ok(),
             SessionCookie::Absent | SessionCookie::Invalid => None,
@@ -249,7 +270,9 @@ impl Auth {
         }
         // Auth.js URL-decodes the value; malformed escapes are simply "no token"
         // (GHSA-xmf8-cvqr-rfgj: they must never become a server error).
-        let decoded = percent_encoding::percent_decode_str(raw).decode_utf8().ok()?;
+        let decoded = percent_encoding::percent_decode_str(raw)
+            .decode_utf8()
+            .ok()?;
         self.config.codec(secure).decode(&decoded).ok()
     }
 
@@ -279,14 +302,21 @@ fn is_cross_site(headers: &HeaderMap, origin: &Url) -> bool {
 }
 
 fn method_not_allowed(allowed: &'static str) -> Response<Bytes> {
-    let mut res = plain_json(StatusCode::METHOD_NOT_ALLOWED, b"\"Method not allowed.\"".to_vec());
-    res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allowed));
+    let mut res = plain_json(
+        StatusCode::METHOD_NOT_ALLOWED,
+        b"\"Method not allowed.\"".to_vec(),
+    );
+    res.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allowed));
     res
 }
 
 fn reject(r: &Rejection) -> Response<Bytes> {
     match r {
         Rejection::BadRequest => bad_request(),
-        Rejection::TooLarge => plain_json(StatusCode::PAYLOAD_TOO_LARGE, b"\"Payload too large.\"".to_vec()),
+        Rejection::TooLarge => plain_json(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            b"\"Payload too large.\"".to_vec(),
+        ),
     }
 }

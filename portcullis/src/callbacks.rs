@@ -162,7 +162,8 @@ pub trait Callbacks: Send + Sync + 'static {
     /// An override that allows other hosts must compare parsed origins against an
     /// allow-list; string prefixes are not enough (SECURITY.md RDR-06/07).
     fn redirect(&self, url: &str, base_url: &Url) -> Url {
-        CallbackUrl::same_origin(url, base_url).map_or_else(|| origin_url(base_url), CallbackUrl::into_url)
+        CallbackUrl::same_origin(url, base_url)
+            .map_or_else(|| origin_url(base_url), CallbackUrl::into_url)
     }
 
     /// Builds the session token. Return `Ok(None)` to end the session. Default: the token

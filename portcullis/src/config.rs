@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::adapter::{RevocationAdapter, SessionAdapter, UserAdapter, VerificationTokenAdapter};
 use crate::callbacks::{Callbacks, DynCallbacks, Erased};
 use crate::cookie::CookieNames;
 use crate::error::ConfigError;
@@ -12,6 +13,7 @@ use crate::events::Events;
 use crate::jwt::{JweCodec, TokenFormat};
 use crate::provider::{Credentials, ProviderEntry, ProviderKind, is_valid_id};
 use crate::secret::Secret;
+use crate::store::{NotBeforeCache, Stores};
 
 /// Shortest accepted secret, in bytes.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -44,9 +46,13 @@ pub struct Pages {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SessionStrategy {
-    /// A stateless encrypted token in the session cookie.
+    /// A stateless encrypted token in the session cookie (revocable through a
+    /// [`RevocationAdapter`]'s per-user "not before" time).
     #[default]
     Jwt,
+    /// A random token in the cookie, the session in a [`SessionAdapter`]: visible, listable
+    /// and revocable. Works with credentials sign-in too (Auth.js refuses that combination).
+    Database,
 }
 
 /// The validated configuration of an [`Auth`](crate::Auth).
@@ -57,6 +63,10 @@ pub struct AuthConfig {
     pub(crate) csrf_secret: String,
     pub(crate) compat: Compat,
     pub(crate) max_age: i64,
+    pub(crate) strategy: SessionStrategy,
+    pub(crate) update_age: i64,
+    pub(crate) absolute_max_age: Option<i64>,
+    pub(crate) stores: Stores,
     pub(crate) secure_override: Option<bool>,
     pub(crate) providers: Vec<ProviderEntry>,
     pub(crate) callbacks: Arc<dyn DynCallbacks>,
@@ -77,7 +87,10 @@ impl std::fmt::Debug for AuthConfig {
             .field("trust_host", &self.trust_host)
             .field("compat", &self.compat)
             .field("max_age", &self.max_age)
-            .field("providers", &self.providers.iter().map(|p| &p.id).collect::<Vec<_>>())
+            .field(
+                "providers",
+                &self.providers.iter().map(|p| &p.id).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -106,6 +119,11 @@ impl AuthConfig {
             trust_host: None,
             compat: Compat::V5,
             max_age: Duration::from_secs(30 * 24 * 60 * 60),
+            update_age: Duration::from_secs(24 * 60 * 60),
+            absolute_max_age: None,
+            strategy: None,
+            stores: Stores::default(),
+            not_before_ttl: Duration::from_secs(5),
             accept_v4_tokens: false,
             secure_override: None,
             allow_short_secret: false,
@@ -135,6 +153,11 @@ impl AuthConfig {
     /// Session lifetime in seconds (`maxAge`).
     pub fn max_age(&self) -> i64 {
         self.max_age
+    }
+
+    /// The session strategy.
+    pub fn strategy(&self) -> SessionStrategy {
+        self.strategy
     }
 
     /// The largest request body accepted, in bytes.
@@ -168,6 +191,11 @@ pub struct AuthConfigBuilder<C: Callbacks> {
     trust_host: Option<bool>,
     compat: Compat,
     max_age: Duration,
+    update_age: Duration,
+    absolute_max_age: Option<Duration>,
+    strategy: Option<SessionStrategy>,
+    stores: Stores,
+    not_before_ttl: Duration,
     accept_v4_tokens: bool,
     secure_override: Option<bool>,
     allow_short_secret: bool,
@@ -215,6 +243,73 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
     /// Session lifetime (default 30 days).
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = max_age;
+        self
+    }
+
+    /// How often a database session's expiry is pushed forward (`updateAge`, default 24 h):
+    /// a read extends it only when it was last extended longer ago than this.
+    pub fn update_age(mut self, update_age: Duration) -> Self {
+        self.update_age = update_age;
+        self
+    }
+
+    /// An absolute lifetime for database sessions, counted from sign-in, that sliding
+    /// expiry never extends (default: none, as Auth.js).
+    pub fn absolute_max_age(mut self, max: Duration) -> Self {
+        self.absolute_max_age = Some(max);
+        self
+    }
+
+    /// Forces a session strategy. Default: [`SessionStrategy::Database`] when a session
+    /// adapter is set, [`SessionStrategy::Jwt`] otherwise (as Auth.js).
+    pub fn session_strategy(mut self, strategy: SessionStrategy) -> Self {
+        self.strategy = Some(strategy);
+        self
+    }
+
+    /// The store of users and linked accounts.
+    pub fn user_adapter<A: UserAdapter>(mut self, adapter: Arc<A>) -> Self {
+        self.stores.users = Some(adapter);
+        self
+    }
+
+    /// The store of database sessions (it may differ from the user store: Redis in front
+    /// of SQL, say).
+    pub fn session_adapter<A: SessionAdapter>(mut self, adapter: Arc<A>) -> Self {
+        self.stores.sessions = Some(adapter);
+        self
+    }
+
+    /// The store of verification tokens (email sign-in, password reset).
+    pub fn verification_token_adapter<A: VerificationTokenAdapter>(
+        mut self,
+        adapter: Arc<A>,
+    ) -> Self {
+        self.stores.tokens = Some(adapter);
+        self
+    }
+
+    /// The store of per-user "not before" times that revoke JWT sessions.
+    pub fn revocation_adapter<A: RevocationAdapter>(mut self, adapter: Arc<A>) -> Self {
+        self.stores.revocations = Some(adapter);
+        self
+    }
+
+    /// One adapter for every capability (the SQL adapters, the memory adapter).
+    pub fn adapter<A>(self, adapter: Arc<A>) -> Self
+    where
+        A: UserAdapter + SessionAdapter + VerificationTokenAdapter + RevocationAdapter,
+    {
+        self.user_adapter(adapter.clone())
+            .session_adapter(adapter.clone())
+            .verification_token_adapter(adapter.clone())
+            .revocation_adapter(adapter)
+    }
+
+    /// How long a "not before" time read from the revocation store is reused (default 5 s).
+    /// Another instance's revocation takes effect here within this time.
+    pub fn revocation_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.not_before_ttl = ttl;
         self
     }
 
@@ -368,7 +463,9 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
             }
             seen.push(&p.id);
         }
-        if self.secure_override == Some(false) && url.as_ref().is_some_and(|u| u.scheme() == "https") {
+        if self.secure_override == Some(false)
+            && url.as_ref().is_some_and(|u| u.scheme() == "https")
+        {
             problems.push(
                 "use_secure_cookies: off for an https AUTH_URL: leave it unset so cookies get `Secure` and `__Host-`/`__Secure-`"
                     .to_owned(),
@@ -378,6 +475,30 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
         if max_age <= 0 {
             problems.push("max_age: must be at least one second".to_owned());
         }
+        let strategy = self.strategy.unwrap_or(if self.stores.sessions.is_some() {
+            SessionStrategy::Database
+        } else {
+            SessionStrategy::Jwt
+        });
+        if strategy == SessionStrategy::Database {
+            if self.stores.sessions.is_none() {
+                problems.push(
+                    "session strategy: `database` needs a session adapter: call `.session_adapter(…)` or use the JWT strategy"
+                        .to_owned(),
+                );
+            }
+            if self.stores.users.is_none() {
+                problems.push(
+                    "session strategy: `database` needs a user adapter: call `.user_adapter(…)`"
+                        .to_owned(),
+                );
+            }
+        }
+        let absolute_max_age = self
+            .absolute_max_age
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let mut stores = self.stores;
+        stores.not_before_cache = Arc::new(NotBeforeCache::new(self.not_before_ttl));
         let write = match self.compat {
             Compat::V5 => TokenFormat::V5,
             Compat::V4 => TokenFormat::V4,
@@ -418,6 +539,10 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
             csrf_secret,
             compat: self.compat,
             max_age,
+            strategy,
+            update_age: i64::try_from(self.update_age.as_secs()).unwrap_or(i64::MAX),
+            absolute_max_age,
+            stores,
             secure_override: self.secure_override,
             providers: self.providers,
             callbacks: Arc::new(Erased(self.callbacks)),
@@ -436,10 +561,14 @@ fn parse_public_url(raw: &str) -> Result<Url, String> {
         format!("AUTH_URL: `{raw}` is not a URL ({e}): use the public origin, e.g. `https://app.example`")
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!("AUTH_URL: `{raw}` must be an http or https URL with a host"));
+        return Err(format!(
+            "AUTH_URL: `{raw}` must be an http or https URL with a host"
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(format!("AUTH_URL: `{raw}` must not carry a query, fragment or credentials"));
+        return Err(format!(
+            "AUTH_URL: `{raw}` must not carry a query, fragment or credentials"
+        ));
     }
     Ok(url)
 }
@@ -449,8 +578,7 @@ fn is_valid_base_path(p: &str) -> bool {
         && p.len() <= 128
         && (p == "/" || !p.ends_with('/'))
         && !p.contains("//")
-        && p
-            .bytes()
+        && p.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b))
         && !p.split('/').any(|seg| seg == "." || seg == "..")
 }
@@ -464,8 +592,10 @@ mod tests {
     const GOOD: &str = "0123456789abcdef0123456789abcdef-test";
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -473,10 +603,19 @@ mod tests {
     fn missing_and_short_secrets_are_refused() {
         // CFG-01
         let err = AuthConfig::builder(DefaultCallbacks).build().unwrap_err();
-        assert!(err.problems()[0].starts_with("AUTH_SECRET: missing"), "{err}");
-        let err = AuthConfig::builder(DefaultCallbacks).secret("short").build().unwrap_err();
+        assert!(
+            err.problems()[0].starts_with("AUTH_SECRET: missing"),
+            "{err}"
+        );
+        let err = AuthConfig::builder(DefaultCallbacks)
+            .secret("short")
+            .build()
+            .unwrap_err();
         assert!(err.to_string().contains("5 bytes"), "{err}");
-        assert!(!err.to_string().contains("short\""), "the secret itself is never printed");
+        assert!(
+            !err.to_string().contains("short\""),
+            "the secret itself is never printed"
+        );
         assert!(
             AuthConfig::builder(DefaultCallbacks)
                 .secret("short")
@@ -510,13 +649,19 @@ mod tests {
     #[test]
     fn auth_url_path_sets_base_path() {
         let c = AuthConfig::builder(DefaultCallbacks)
-            .from_env_with(env(&[("AUTH_SECRET", GOOD), ("AUTH_URL", "https://app.example/auth/")]))
+            .from_env_with(env(&[
+                ("AUTH_SECRET", GOOD),
+                ("AUTH_URL", "https://app.example/auth/"),
+            ]))
             .build()
             .unwrap();
         assert_eq!(c.base_path(), "/auth");
         assert!(c.default_secure());
         let c = AuthConfig::builder(DefaultCallbacks)
-            .from_env_with(env(&[("AUTH_SECRET", GOOD), ("AUTH_URL", "http://localhost:3000")]))
+            .from_env_with(env(&[
+                ("AUTH_SECRET", GOOD),
+                ("AUTH_URL", "http://localhost:3000"),
+            ]))
             .build()
             .unwrap();
         assert_eq!(c.base_path(), "/api/auth");
@@ -526,7 +671,10 @@ mod tests {
     #[test]
     fn trust_host_must_be_a_boolean() {
         let err = AuthConfig::builder(DefaultCallbacks)
-            .from_env_with(env(&[("AUTH_SECRET", GOOD), ("AUTH_TRUST_HOST", "yes please")]))
+            .from_env_with(env(&[
+                ("AUTH_SECRET", GOOD),
+                ("AUTH_TRUST_HOST", "yes please"),
+            ]))
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("AUTH_TRUST_HOST"));
@@ -549,7 +697,15 @@ mod tests {
         for ok in ["/api/auth", "/auth", "/"] {
             assert!(is_valid_base_path(ok), "{ok}");
         }
-        for bad in ["api/auth", "/api/auth/", "/a//b", "/a/../b", "/a b", "/(.*)", ""] {
+        for bad in [
+            "api/auth",
+            "/api/auth/",
+            "/a//b",
+            "/a/../b",
+            "/a b",
+            "/(.*)",
+            "",
+        ] {
             assert!(!is_valid_base_path(bad), "{bad}");
         }
     }

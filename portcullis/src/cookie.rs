@@ -395,21 +395,24 @@ mod tests {
             cookies(&format!("{N}.1=def; {N}.0=abc; other=1")).session_token(N, 100),
             SessionCookie::Present("abcdef".into())
         );
-        assert_eq!(cookies("other=1").session_token(N, 100), SessionCookie::Absent);
+        assert_eq!(
+            cookies("other=1").session_token(N, 100),
+            SessionCookie::Absent
+        );
     }
 
     #[test]
     fn ambiguous_session_cookies_are_rejected() {
         // CKE-04, CKE-06 and friends
         for header in [
-            format!("{N}=abc; {N}.0=abc"),      // plain next to chunks
-            format!("{N}.0=a; {N}.2=c"),        // gap
-            format!("{N}.1=a"),                 // no first chunk
-            format!("{N}.0=a; {N}.00=b"),       // non-canonical index
-            format!("{N}.0=a; {N}.-1=b"),       // sign
-            format!("{N}.0=a; {N}.x=b"),        // not a number
-            format!("{N}.0=a; {N}.1="),         // empty chunk
-            format!("{N}="),                    // empty plain
+            format!("{N}=abc; {N}.0=abc"), // plain next to chunks
+            format!("{N}.0=a; {N}.2=c"),   // gap
+            format!("{N}.1=a"),            // no first chunk
+            format!("{N}.0=a; {N}.00=b"),  // non-canonical index
+            format!("{N}.0=a; {N}.-1=b"),  // sign
+            format!("{N}.0=a; {N}.x=b"),   // not a number
+            format!("{N}.0=a; {N}.1="),    // empty chunk
+            format!("{N}="),               // empty plain
             format!("{N}.0=a; {N}.+1=b"),
         ] {
             assert_eq!(
@@ -418,7 +421,9 @@ mod tests {
                 "{header}"
             );
         }
-        let many: String = (0..=MAX_SESSION_CHUNKS).map(|i| format!("{N}.{i}=a; ")).collect();
+        let many: String = (0..=MAX_SESSION_CHUNKS)
+            .map(|i| format!("{N}.{i}=a; "))
+            .collect();
         assert_eq!(cookies(&many).session_token(N, 100), SessionCookie::Invalid);
         assert_eq!(
             cookies(&format!("{N}.0=aaaa; {N}.1=bbbb")).session_token(N, 7),
@@ -441,7 +446,10 @@ mod tests {
         let token = "t".repeat(size * 2 + 10);
         // CKE-02: chunked, plain cookie cleared
         let out = session_cookies(N, &token, expires, false, Compat::V5, &[N.to_owned()]);
-        let names: Vec<_> = out.iter().map(|c| (c.name.as_str(), c.is_deletion())).collect();
+        let names: Vec<_> = out
+            .iter()
+            .map(|c| (c.name.as_str(), c.is_deletion()))
+            .collect();
         assert_eq!(
             names,
             [
@@ -454,12 +462,20 @@ mod tests {
         for c in &out {
             assert!(c.to_header_value().len() <= 4096);
         }
-        let joined: String = out.iter().filter(|c| !c.is_deletion()).map(|c| c.value.as_str()).collect();
+        let joined: String = out
+            .iter()
+            .filter(|c| !c.is_deletion())
+            .map(|c| c.value.as_str())
+            .collect();
         assert_eq!(joined, token);
         // CKE-08: shrinking from 3 chunks to 1 clears .0, .1, .2
         let present: Vec<String> = (0..3).map(|i| format!("{N}.{i}")).collect();
         let out = session_cookies(N, "small", expires, false, Compat::V5, &present);
-        let deleted: Vec<_> = out.iter().filter(|c| c.is_deletion()).map(|c| c.name.clone()).collect();
+        let deleted: Vec<_> = out
+            .iter()
+            .filter(|c| c.is_deletion())
+            .map(|c| c.name.clone())
+            .collect();
         assert_eq!(deleted, present);
         assert_eq!(out.last().map(|c| c.name.as_str()), Some(N));
     }
@@ -481,7 +497,10 @@ mod tests {
 
     #[test]
     fn encode_matches_encode_uri_component() {
-        assert_eq!(encode_value("a b/c?d=e&f|g~h*i'j(k)l!m-n_o.p"), "a%20b%2Fc%3Fd%3De%26f%7Cg~h*i'j(k)l!m-n_o.p");
+        assert_eq!(
+            encode_value("a b/c?d=e&f|g~h*i'j(k)l!m-n_o.p"),
+            "a%20b%2Fc%3Fd%3De%26f%7Cg~h*i'j(k)l!m-n_o.p"
+        );
         assert_eq!(encode_value("é"), "%C3%A9");
     }
 }

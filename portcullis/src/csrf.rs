@@ -72,7 +72,10 @@ mod tests {
     fn issued_cookie_round_trips_and_verifies() {
         let fresh = Csrf::from_cookie(None, SECRET);
         let cookie = fresh.new_cookie.clone().unwrap();
-        assert!(!fresh.verify(Some(&fresh.token)), "a fresh token never verifies");
+        assert!(
+            !fresh.verify(Some(&fresh.token)),
+            "a fresh token never verifies"
+        );
         let again = Csrf::from_cookie(Some(&cookie), SECRET);
         assert!(again.new_cookie.is_none());
         assert_eq!(again.token, fresh.token);

@@ -79,6 +79,7 @@
 #![deny(missing_docs)]
 
 mod action;
+pub mod adapter;
 mod auth;
 mod callbacks;
 mod config;
@@ -92,6 +93,7 @@ mod request;
 mod response;
 mod secret;
 mod session;
+mod store;
 mod token;
 mod url;
 mod user;
@@ -102,7 +104,9 @@ pub use crate::auth::{Auth, SessionError};
 pub use crate::callbacks::{
     Callbacks, DefaultCallbacks, JwtParams, SessionParams, SignInDecision, SignInParams, Trigger,
 };
-pub use crate::config::{AuthConfig, AuthConfigBuilder, Compat, MIN_SECRET_LEN, Pages, SessionStrategy};
+pub use crate::config::{
+    AuthConfig, AuthConfigBuilder, Compat, MIN_SECRET_LEN, Pages, SessionStrategy,
+};
 pub use crate::cookie::{CookieNames, MAX_REQUEST_COOKIES, MAX_SESSION_CHUNKS};
 pub use crate::error::{CallbackError, ConfigError, Error, ErrorCode};
 pub use crate::events::{Events, SessionEvent, SignInEvent, SignOutEvent};

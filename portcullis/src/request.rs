@@ -101,7 +101,12 @@ pub(crate) fn parse_path<'a>(
     };
     let provider = match provider {
         None | Some("undefined") => None,
-        Some(p) if matches!(action, Action::Signin | Action::Callback | Action::WebauthnOptions) => {
+        Some(p)
+            if matches!(
+                action,
+                Action::Signin | Action::Callback | Action::WebauthnOptions
+            ) =>
+        {
             if !crate::provider::is_valid_id(p) {
                 return Some(Err(Rejection::BadRequest));
             }
@@ -231,16 +236,24 @@ impl Ctx<'_> {
     }
 }
 
-/// The request's body, parsed as Auth.js does: JSON when the content type says JSON, a
-/// form when it says form-urlencoded, nothing otherwise. Strict: invalid UTF-8, malformed
+/// The request's body, parsed as Auth.js does: JSON when the media type is
+/// `application/json`, a form when it is `application/x-www-form-urlencoded` (parameters
+/// allowed, case-insensitive), nothing otherwise. Strict: invalid UTF-8, malformed
 /// JSON, a JSON body that is not an object, or a repeated form key is a bad request.
-pub(crate) fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Value>, Rejection> {
+pub(crate) fn parse_body(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Map<String, Value>, Rejection> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    if content_type.contains("application/json") {
+    // Match the media type itself, not a substring: `text/plain; charset=application/json`
+    // is a CORS-safelisted text body a cross-site page can send, and must not parse as JSON
+    // (SECURITY.md HTTP-05).
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if essence == "application/json" {
         if body.is_empty() {
             return Ok(Map::new());
         }
@@ -248,7 +261,7 @@ pub(crate) fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Map<String
             Ok(Value::Object(map)) => Ok(map),
             _ => Err(Rejection::BadRequest),
         }
-    } else if content_type.contains("application/x-www-form-urlencoded") {
+    } else if essence == "application/x-www-form-urlencoded" {
         parse_form(body).ok_or(Rejection::BadRequest)
     } else {
         Ok(Map::new())
@@ -304,7 +317,10 @@ mod tests {
             p("/api/auth/callback/credentials"),
             Some(Ok((Action::Callback, Some("credentials"))))
         );
-        assert_eq!(p("/api/auth/signin/undefined"), Some(Ok((Action::Signin, None))));
+        assert_eq!(
+            p("/api/auth/signin/undefined"),
+            Some(Ok((Action::Signin, None)))
+        );
         assert_eq!(p("/api/other"), None);
         assert_eq!(p("/api/authx/session"), None);
         // HTTP-07, INJ-01
@@ -330,7 +346,10 @@ mod tests {
         assert_eq!(f["csrfToken"], "a|b");
         assert_eq!(f["name"], "A B");
         assert!(parse_form(b"a=1&a=2").is_none(), "repeated keys");
-        assert!(parse_form(b"a=%FF").is_none(), "invalid UTF-8 after decoding");
+        assert!(
+            parse_form(b"a=%FF").is_none(),
+            "invalid UTF-8 after decoding"
+        );
         assert!(parse_form(&[b'a', b'=', 0xff]).is_none(), "invalid UTF-8");
         assert_eq!(parse_form(b"").unwrap().len(), 0);
     }
@@ -340,11 +359,28 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
         assert!(parse_body(&h, &Bytes::from_static(br#"{"a":1}"#)).is_ok());
-        assert_eq!(parse_body(&h, &Bytes::from_static(b"[1]")), Err(Rejection::BadRequest));
-        assert_eq!(parse_body(&h, &Bytes::from_static(b"{")), Err(Rejection::BadRequest));
+        assert_eq!(
+            parse_body(&h, &Bytes::from_static(b"[1]")),
+            Err(Rejection::BadRequest)
+        );
+        assert_eq!(
+            parse_body(&h, &Bytes::from_static(b"{")),
+            Err(Rejection::BadRequest)
+        );
         h.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
-        assert_eq!(parse_body(&h, &Bytes::from_static(br#"{"a":1}"#)).unwrap().len(), 0);
-        h.insert(header::CONTENT_TYPE, "multipart/form-data; boundary=x".parse().unwrap());
-        assert_eq!(parse_body(&h, &Bytes::from_static(b"a=1")).unwrap().len(), 0);
+        assert_eq!(
+            parse_body(&h, &Bytes::from_static(br#"{"a":1}"#))
+                .unwrap()
+                .len(),
+            0
+        );
+        h.insert(
+            header::CONTENT_TYPE,
+            "multipart/form-data; boundary=x".parse().unwrap(),
+        );
+        assert_eq!(
+            parse_body(&h, &Bytes::from_static(b"a=1")).unwrap().len(),
+            0
+        );
     }
 }

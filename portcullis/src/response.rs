@@ -24,6 +24,8 @@ pub(crate) struct Reply {
     pub(crate) cookies: Vec<SetCookie>,
     /// `Cache-Control: private, no-cache, no-store` + `Expires: 0` + `Pragma: no-cache`.
     pub(crate) no_cache: bool,
+    /// Answer without the CSRF / callback-url cookies (Auth.js v5's error answers carry none).
+    pub(crate) bare: bool,
 }
 
 impl Reply {
@@ -33,6 +35,7 @@ impl Reply {
             body: Body::Json(body),
             cookies: Vec::new(),
             no_cache: false,
+            bare: false,
         }
     }
 
@@ -42,6 +45,7 @@ impl Reply {
             body: Body::Html(page),
             cookies: Vec::new(),
             no_cache: true,
+            bare: false,
         }
     }
 
@@ -51,11 +55,17 @@ impl Reply {
             body: Body::Redirect(url.into()),
             cookies: Vec::new(),
             no_cache: false,
+            bare: false,
         }
     }
 
     pub(crate) fn no_cache(mut self) -> Self {
         self.no_cache = true;
+        self
+    }
+
+    pub(crate) fn bare(mut self) -> Self {
+        self.bare = true;
         self
     }
 
@@ -87,7 +97,10 @@ fn set_common(h: &mut HeaderMap) {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
 }
 
 /// Builds the final response. `json_redirect` turns a redirect into `{url}`:

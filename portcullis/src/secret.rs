@@ -108,7 +108,10 @@ mod tests {
     fn random_values_have_the_expected_shape() {
         let h = random_hex32();
         assert_eq!(h.len(), 64);
-        assert!(h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(
+            h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
         assert_ne!(h, random_hex32());
         let u = random_uuid();
         assert_eq!(u.len(), 36);

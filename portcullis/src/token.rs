@@ -168,7 +168,10 @@ mod tests {
     #[test]
     fn required_claims() {
         // TOK-13, TOK-15, TOK-16
-        assert_eq!(token(r#"{"sub":"1"}"#).validate(NOW), Err(TokenError::MissingExpiry));
+        assert_eq!(
+            token(r#"{"sub":"1"}"#).validate(NOW),
+            Err(TokenError::MissingExpiry)
+        );
         let exp = NOW + 100;
         assert_eq!(
             token(&format!(r#"{{"exp":{exp}}}"#)).validate(NOW),

@@ -117,13 +117,25 @@ pub struct Account {
     #[serde(rename = "type")]
     pub kind: AccountType,
     /// OAuth access token, when the provider issued one. Keep it server-side.
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "access_token")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "access_token"
+    )]
     pub access_token: Option<String>,
     /// OAuth refresh token.
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "refresh_token")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "refresh_token"
+    )]
     pub refresh_token: Option<String>,
     /// Access-token expiry, seconds since the epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "expires_at")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "expires_at"
+    )]
     pub expires_at: Option<i64>,
 }
 
@@ -152,11 +164,14 @@ mod tests {
 
     #[test]
     fn fields_flatten_into_the_user_object() {
-        let u = User::new("1")
-            .with_name("Alice")
-            .with_fields(Extra { role: "admin".into() });
+        let u = User::new("1").with_name("Alice").with_fields(Extra {
+            role: "admin".into(),
+        });
         let json = serde_json::to_value(&u).unwrap();
-        assert_eq!(json, serde_json::json!({"id":"1","name":"Alice","role":"admin"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"id":"1","name":"Alice","role":"admin"})
+        );
         let back: User<Extra> = serde_json::from_value(json).unwrap();
         assert_eq!(back, u);
         let plain: User = serde_json::from_str(r#"{"id":"2","role":"x"}"#).unwrap();

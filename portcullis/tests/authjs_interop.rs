@@ -88,7 +88,10 @@ fn fixture_tokens_decode_to_the_same_claims_and_wrong_keys_are_refused() {
         let claims: Value = serde_json::from_slice(&claims).unwrap();
         assert_eq!(claims, t["claims"], "{id}");
         for r in t["rejectedBy"].as_array().unwrap() {
-            let as_format = r.get("as").and_then(Value::as_str).map_or(format, format_of);
+            let as_format = r
+                .get("as")
+                .and_then(Value::as_str)
+                .map_or(format, format_of);
             let secrets = strings(&r["secrets"]);
             let refs: Vec<&[u8]> = secrets.iter().map(|s| s.as_bytes()).collect();
             let c = JweCodec::new(

@@ -8,11 +8,16 @@ use http::StatusCode;
 use sha2::{Digest, Sha256};
 
 fn is_hex64(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[tokio::test]
@@ -20,7 +25,10 @@ async fn get_csrf_matches_the_route_table_on_https() {
     let h = Harness::https();
     let res = h.send(get("/csrf")).await;
     assert_eq!(res.status, StatusCode::OK);
-    assert_eq!(res.header("content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
     assert_no_cache(&res);
     let body = res.json();
     let obj = body.as_object().expect("object");
@@ -29,7 +37,9 @@ async fn get_csrf_matches_the_route_table_on_https() {
     assert!(is_hex64(token), "{token}");
 
     // The cookie: `__Host-` on https, `token%7Chash`, hash = sha256hex(token + secret).
-    let c = res.set_cookie("__Host-authjs.csrf-token").expect("csrf cookie");
+    let c = res
+        .set_cookie("__Host-authjs.csrf-token")
+        .expect("csrf cookie");
     let (t, hash) = c.value.split_once("%7C").expect("token%7Chash");
     assert_eq!(t, token);
     assert_eq!(hash, sha256_hex(&format!("{token}{SECRET}")));
@@ -39,10 +49,16 @@ async fn get_csrf_matches_the_route_table_on_https() {
     }
     assert_eq!(c.attr("Path"), Some(Some("/")));
     assert_eq!(c.attr("SameSite"), Some(Some("Lax")));
-    assert!(!c.has("Domain") && !c.has("Max-Age") && !c.has("Expires"), "browser-session cookie: {}", c.raw);
+    assert!(
+        !c.has("Domain") && !c.has("Max-Age") && !c.has("Expires"),
+        "browser-session cookie: {}",
+        c.raw
+    );
 
     // The callback-url cookie is written too (validated default: the origin).
-    let cb = res.set_cookie("__Secure-authjs.callback-url").expect("callback-url cookie");
+    let cb = res
+        .set_cookie("__Secure-authjs.callback-url")
+        .expect("callback-url cookie");
     assert_eq!(cb.decoded(), "https://app.example/");
     assert_eq!(res.cookies.len(), 2, "{res:?}");
 }
@@ -86,7 +102,11 @@ async fn csrf_04_invalid_cookies_are_replaced_and_never_verify() {
     let good = jar.get("__Host-authjs.csrf-token").unwrap().to_owned();
     let (_, hash) = good.split_once("%7C").unwrap();
     let mut tampered_hash = hash.to_owned();
-    let last = if tampered_hash.ends_with('0') { "1" } else { "0" };
+    let last = if tampered_hash.ends_with('0') {
+        "1"
+    } else {
+        "0"
+    };
     tampered_hash.replace_range(63.., last);
     let other_hash = sha256_hex(&format!("{token}{OTHER_SECRET}"));
     for bad in [
@@ -105,7 +125,9 @@ async fn csrf_04_invalid_cookies_are_replaced_and_never_verify() {
         let res = h.send(get("/csrf").jar(&jar)).await;
         let fresh = res.json()["csrfToken"].as_str().unwrap().to_owned();
         assert_ne!(fresh, token, "{bad:?}: the sent token was adopted");
-        let c = res.set_cookie("__Host-authjs.csrf-token").unwrap_or_else(|| panic!("{bad:?}: no new cookie"));
+        let c = res
+            .set_cookie("__Host-authjs.csrf-token")
+            .unwrap_or_else(|| panic!("{bad:?}: no new cookie"));
         assert!(c.decoded().starts_with(&format!("{fresh}|")), "{bad:?}");
         // POST with the sent token: refused, authorize never runs.
         let before = h.calls();
@@ -113,7 +135,11 @@ async fn csrf_04_invalid_cookies_are_replaced_and_never_verify() {
             .send(
                 post_form(
                     "/callback/credentials",
-                    &[("csrfToken", &token), ("username", "alice"), ("password", "wonderland")],
+                    &[
+                        ("csrfToken", &token),
+                        ("username", "alice"),
+                        ("password", "wonderland"),
+                    ],
                 )
                 .jar(&jar),
             )
@@ -143,13 +169,23 @@ async fn key_03_csrf_cookie_from_before_a_rotation() {
     assert_eq!(res.status, StatusCode::OK);
     let fresh = res.json()["csrfToken"].as_str().unwrap().to_owned();
     assert_ne!(fresh, token);
-    assert!(res.set_cookie("__Host-authjs.csrf-token").is_some(), "new cookie");
+    assert!(
+        res.set_cookie("__Host-authjs.csrf-token").is_some(),
+        "new cookie"
+    );
 
     for path in ["/callback/credentials", "/signout", "/signin"] {
         let res = rotated
             .send(
-                post_form(path, &[("csrfToken", &token), ("username", "alice"), ("password", "wonderland")])
-                    .jar(&jar),
+                post_form(
+                    path,
+                    &[
+                        ("csrfToken", &token),
+                        ("username", "alice"),
+                        ("password", "wonderland"),
+                    ],
+                )
+                .jar(&jar),
             )
             .await;
         assert_eq!(res.status, StatusCode::FOUND, "{path}");
@@ -168,13 +204,19 @@ async fn the_token_travels_only_in_the_body() {
     let (jar, token) = h.with_csrf().await;
     let res = h
         .send(
-            post_form("/callback/credentials", &[("username", "alice"), ("password", "wonderland")])
-                .header("x-csrf-token", &token)
-                .header("csrf-token", &token)
-                .jar(&jar),
+            post_form(
+                "/callback/credentials",
+                &[("username", "alice"), ("password", "wonderland")],
+            )
+            .header("x-csrf-token", &token)
+            .header("csrf-token", &token)
+            .jar(&jar),
         )
         .await;
-    assert_eq!(res.location(), Some("https://app.example/api/auth/signin?error=MissingCSRF"));
+    assert_eq!(
+        res.location(),
+        Some("https://app.example/api/auth/signin?error=MissingCSRF")
+    );
     assert_eq!(h.calls(), 0);
     // The same token in a JSON body works.
     let res = h

@@ -20,7 +20,10 @@ async fn exact_json_from_the_configured_origin() {
         )
         .await;
     assert_eq!(res.status, StatusCode::OK);
-    assert_eq!(res.header("content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
     assert_eq!(
         res.json(),
         json!({
@@ -42,7 +45,10 @@ async fn exact_json_from_the_configured_origin() {
 async fn no_cookies_even_without_csrf_or_with_a_callback_url() {
     let h = Harness::http();
     let res = h
-        .send(get("/providers?callbackUrl=%2Fdashboard").cookie_header("authjs.callback-url=https%3A%2F%2Fevil.com"))
+        .send(
+            get("/providers?callbackUrl=%2Fdashboard")
+                .cookie_header("authjs.callback-url=https%3A%2F%2Fevil.com"),
+        )
         .await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(res.cookies.is_empty(), "{res:?}");
@@ -57,8 +63,16 @@ async fn several_providers_and_custom_ids() {
     let config = AuthConfig::builder(DefaultCallbacks)
         .secret(SECRET)
         .url("https://app.example/auth")
-        .credentials(Credentials::new(|_f, _r| async { Ok(None::<User>) }).id("password").name("Password"))
-        .credentials(Credentials::new(|_f, _r| async { Ok(None::<User>) }).id("pin-code").name("PIN"))
+        .credentials(
+            Credentials::new(|_f, _r| async { Ok(None::<User>) })
+                .id("password")
+                .name("Password"),
+        )
+        .credentials(
+            Credentials::new(|_f, _r| async { Ok(None::<User>) })
+                .id("pin-code")
+                .name("PIN"),
+        )
         .build()
         .unwrap();
     let auth = Auth::new(config);

@@ -34,7 +34,11 @@ fn assert_expires_in_thirty_days(expires: &str) {
     );
     let target = now() + THIRTY_DAYS;
     let ok = (-3..=3).any(|d| iso_seconds(target + d) == expires[..19]);
-    assert!(ok, "{expires} is not now + 30 days ({})", iso_seconds(target));
+    assert!(
+        ok,
+        "{expires} is not now + 30 days ({})",
+        iso_seconds(target)
+    );
 }
 
 #[tokio::test]
@@ -43,9 +47,15 @@ async fn ses_14_no_cookie_is_null_in_v5() {
     let res = h.send(get("/session")).await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.text(), "null");
-    assert_eq!(res.header("content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
     assert_no_cache(&res);
-    assert!(res.cookies.iter().all(|c| !h.is_session_cookie(&c.name)), "{res:?}");
+    assert!(
+        res.cookies.iter().all(|c| !h.is_session_cookie(&c.name)),
+        "{res:?}"
+    );
 }
 
 #[tokio::test]
@@ -82,7 +92,10 @@ async fn v4_session_has_the_same_shape_and_a_v4_token() {
     let jar = h.signed_in().await;
     assert_eq!(h.names.session_token, "__Secure-next-auth.session-token");
     let token = jar.session_token(&h.names.session_token).unwrap();
-    assert!(token.starts_with("eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0.."), "A256GCM header: {token}");
+    assert!(
+        token.starts_with("eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0.."),
+        "A256GCM header: {token}"
+    );
     let res = h.send(get("/session").jar(&jar)).await;
     let body = res.json();
     let expires = body["expires"].as_str().unwrap().to_owned();
@@ -98,9 +111,15 @@ async fn every_get_reissues_the_token() {
     for _ in 0..2 {
         let before = h.decode_jar(&jar);
         let res = h.send(get("/session").jar(&jar)).await;
-        let c = res.set_cookie(&h.names.session_token).expect("re-issued cookie");
+        let c = res
+            .set_cookie(&h.names.session_token)
+            .expect("re-issued cookie");
         assert!(!c.is_deletion());
-        assert_ne!(c.value, jar.get(&h.names.session_token).unwrap(), "new value");
+        assert_ne!(
+            c.value,
+            jar.get(&h.names.session_token).unwrap(),
+            "new value"
+        );
         assert!(c.has("Expires") && !c.has("Max-Age"), "{}", c.raw);
         assert!(c.has("HttpOnly") && c.has("Secure"), "{}", c.raw);
         jar.apply(&res);
@@ -161,12 +180,20 @@ async fn update_over_a_form_body_and_without_data() {
     let mut jar = h.signed_in().await;
     let token = h.csrf(&mut jar).await;
     // `data` absent: a plain refresh through the update path.
-    let res = h.send(post_json("/session", &json!({"csrfToken": token})).jar(&jar)).await;
+    let res = h
+        .send(post_json("/session", &json!({"csrfToken": token})).jar(&jar))
+        .await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.json()["user"]["name"], "Alice");
     // A form body carries `data` only as a string: the callback finds no `name` in it.
     let res = h
-        .send(post_form("/session", &[("csrfToken", &token), ("data", r#"{"name":"Eve"}"#)]).jar(&jar))
+        .send(
+            post_form(
+                "/session",
+                &[("csrfToken", &token), ("data", r#"{"name":"Eve"}"#)],
+            )
+            .jar(&jar),
+        )
         .await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.json()["user"]["name"], "Alice");
@@ -194,18 +221,31 @@ async fn csrf_02_update_without_or_with_a_wrong_token() {
     }
     // The token in a header does not count either.
     let res = h
-        .send(post_json("/session", &json!({"data": {"name": "Bob"}})).header("x-csrf-token", &token).jar(&jar))
+        .send(
+            post_json("/session", &json!({"data": {"name": "Bob"}}))
+                .header("x-csrf-token", &token)
+                .jar(&jar),
+        )
         .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     // Without the CSRF cookie, the right token is refused too.
     let mut no_cookie = jar.clone();
     no_cookie.remove("__Host-authjs.csrf-token");
     let res = h
-        .send(post_json("/session", &json!({"csrfToken": token, "data": {"name": "Bob"}})).jar(&no_cookie))
+        .send(
+            post_json(
+                "/session",
+                &json!({"csrfToken": token, "data": {"name": "Bob"}}),
+            )
+            .jar(&no_cookie),
+        )
         .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert_eq!(res.text(), "null");
-    assert!(res.cookies.iter().all(|c| !h.is_session_cookie(&c.name)), "{res:?}");
+    assert!(
+        res.cookies.iter().all(|c| !h.is_session_cookie(&c.name)),
+        "{res:?}"
+    );
     // Nothing changed.
     let res = h.send(get("/session").jar(&jar)).await;
     assert_eq!(res.json()["user"]["name"], "Alice");
@@ -215,7 +255,9 @@ async fn csrf_02_update_without_or_with_a_wrong_token() {
 async fn csrf_02_v4_answers_400_with_an_empty_object() {
     let h = Harness::v4();
     let jar = h.signed_in().await;
-    let res = h.send(post_json("/session", &json!({"data": {"name": "Bob"}})).jar(&jar)).await;
+    let res = h
+        .send(post_json("/session", &json!({"data": {"name": "Bob"}})).jar(&jar))
+        .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert_eq!(res.text(), "{}");
 }
@@ -233,8 +275,13 @@ async fn failing_callbacks_end_the_session() {
         ReadMode::JwtEnds,
     ] {
         let h = Harness::builder().read_mode(mode).build();
-        let res = h.assert_null_and_cleared(&header, &format!("{mode:?}")).await;
-        assert!(!res.everything().contains(SECRET_MESSAGE), "{mode:?} leaked");
+        let res = h
+            .assert_null_and_cleared(&header, &format!("{mode:?}"))
+            .await;
+        assert!(
+            !res.everything().contains(SECRET_MESSAGE),
+            "{mode:?} leaked"
+        );
         // The server-side reader agrees.
         let mut headers = http::HeaderMap::new();
         headers.insert("cookie", header.parse().unwrap());
@@ -244,12 +291,21 @@ async fn failing_callbacks_end_the_session() {
         let mut jar = jar.clone();
         let token = h.csrf(&mut jar).await;
         let res = h
-            .send(post_json("/session", &json!({"csrfToken": token, "data": {"name": "Bob"}})).jar(&jar))
+            .send(
+                post_json(
+                    "/session",
+                    &json!({"csrfToken": token, "data": {"name": "Bob"}}),
+                )
+                .jar(&jar),
+            )
             .await;
         assert_eq!(res.text(), "null", "{mode:?}");
         let c = res.set_cookie(&h.names.session_token).expect("cleared");
         assert!(c.is_deletion(), "{mode:?}");
-        assert!(!res.everything().contains(SECRET_MESSAGE), "{mode:?} leaked");
+        assert!(
+            !res.everything().contains(SECRET_MESSAGE),
+            "{mode:?} leaked"
+        );
     }
 }
 
@@ -266,7 +322,8 @@ async fn jwt_returning_none_clears_every_chunk() {
     assert_eq!(res.json()["user"]["id"], "1");
     // ...and ending it deletes both chunks.
     let h = Harness::builder().read_mode(ReadMode::JwtEnds).build();
-    h.assert_null_and_cleared(&header, "jwt None, chunked").await;
+    h.assert_null_and_cleared(&header, "jwt None, chunked")
+        .await;
 }
 
 #[tokio::test]
@@ -276,10 +333,19 @@ async fn server_side_session_matches_the_endpoint() {
     let mut headers = http::HeaderMap::new();
     headers.insert("cookie", jar.header().unwrap().parse().unwrap());
     let typed: AppSession = h.auth.session(&headers).await.unwrap().expect("session");
-    assert_eq!(typed.user.fields, Exposed { id: "1".into(), role: "admin".into() });
+    assert_eq!(
+        typed.user.fields,
+        Exposed {
+            id: "1".into(),
+            role: "admin".into()
+        }
+    );
     assert_eq!(typed.user.name.as_deref(), Some("Alice"));
     let as_json: Value = h.auth.session(&headers).await.unwrap().expect("session");
-    assert_eq!(as_json, alice_session("Alice", as_json["expires"].as_str().unwrap()));
+    assert_eq!(
+        as_json,
+        alice_session("Alice", as_json["expires"].as_str().unwrap())
+    );
     let none: Option<Value> = h.auth.session(&http::HeaderMap::new()).await.unwrap();
     assert!(none.is_none());
 }

@@ -15,9 +15,9 @@
 
 use std::net::SocketAddr;
 
+use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
-use axum::response::Html;
 use portcullis::{
     Auth, AuthConfig, AuthorizeError, CallbackError, Callbacks, Compat, Credentials, JwtParams,
     Session, SessionParams, Token, Trigger, User,
@@ -73,7 +73,12 @@ impl Callbacks for App {
         }
         if p.trigger == Some(Trigger::Update) {
             // Update data is untrusted: only `name` may change.
-            if let Some(name) = p.session.as_ref().and_then(|d| d.get("name")).and_then(|n| n.as_str()) {
+            if let Some(name) = p
+                .session
+                .as_ref()
+                .and_then(|d| d.get("name"))
+                .and_then(|n| n.as_str())
+            {
                 token.name = Some(name.chars().take(100).collect());
             }
         }
@@ -82,7 +87,11 @@ impl Callbacks for App {
 
     async fn session(&self, p: SessionParams<'_, Claims>) -> Result<AppSession, CallbackError> {
         let claims = &p.token.claims;
-        let id = claims.id.clone().or_else(|| p.token.sub.clone()).unwrap_or_default();
+        let id = claims
+            .id
+            .clone()
+            .or_else(|| p.token.sub.clone())
+            .unwrap_or_default();
         let role = claims.role.clone().unwrap_or_else(|| "user".to_owned());
         // The access token stays in the token: the client never sees it.
         Ok(p.session.with_user_fields(Exposed { id, role }))
@@ -91,7 +100,12 @@ impl Callbacks for App {
 
 fn credentials() -> Credentials<UserFields> {
     Credentials::new(|form, _request| async move {
-        let field = |k: &str| form.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let field = |k: &str| {
+            form.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
         let (username, password) = (field("username"), field("password"));
         // A demo user. Real applications verify an argon2id hash (see issue #6).
         if username != "alice" || password != "wonderland" {
@@ -100,12 +114,18 @@ fn credentials() -> Credentials<UserFields> {
         let mut raw = [0u8; 16];
         getrandom::fill(&mut raw)
             .map_err(|e| AuthorizeError::Failed(CallbackError::new(e.to_string())))?;
-        let access_token = format!("at-{}", raw.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let access_token = format!(
+            "at-{}",
+            raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
         Ok(Some(
             User::new("1")
                 .with_name("Alice")
                 .with_email("alice@example.com")
-                .with_fields(UserFields { role: "admin".into(), access_token }),
+                .with_fields(UserFields {
+                    role: "admin".into(),
+                    access_token,
+                }),
         ))
     })
     .field("username", "Username", "text")
@@ -122,9 +142,11 @@ fn app(auth: Auth) -> Router {
         )
         .route(
             "/api/protected",
-            get(|portcullis_axum::Session(s): portcullis_axum::Session<AppSession>| async move {
-                Json(serde_json::json!({ "session": s }))
-            }),
+            get(
+                |portcullis_axum::Session(s): portcullis_axum::Session<AppSession>| async move {
+                    Json(serde_json::json!({ "session": s }))
+                },
+            ),
         )
         .route(
             "/api/token",
@@ -146,10 +168,14 @@ async fn home(session: Option<portcullis_axum::Session<AppSession>>) -> Html<Str
         ),
         None => "<p>Not signed in.</p><p><a href=\"/api/auth/signin\">Sign in</a> (alice / wonderland) · <a href=\"/protected\">Protected page</a></p>".to_owned(),
     };
-    Html(format!("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>portcullis example</title></head><body><h1>portcullis example</h1>{body}</body></html>"))
+    Html(format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>portcullis example</title></head><body><h1>portcullis example</h1>{body}</body></html>"
+    ))
 }
 
-async fn protected_page(portcullis_axum::Session(s): portcullis_axum::Session<AppSession>) -> Html<String> {
+async fn protected_page(
+    portcullis_axum::Session(s): portcullis_axum::Session<AppSession>,
+) -> Html<String> {
     let json = serde_json::to_string_pretty(&s).unwrap_or_default();
     Html(format!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Protected</title></head><body><h1>Protected page</h1><pre>{}</pre><p><a href=\"/\">Home</a></p></body></html>",
@@ -158,7 +184,10 @@ async fn protected_page(portcullis_axum::Session(s): portcullis_axum::Session<Ap
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[tokio::main]
@@ -173,22 +202,32 @@ async fn main() {
         Ok("v4") => Compat::V4,
         _ => Compat::V5,
     };
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
     let production = std::env::var("PORTCULLIS_ENV").as_deref() == Ok("production");
     let unset = |k: &str| std::env::var(k).map_or(true, |v| v.is_empty());
-    let mut builder = AuthConfig::builder(App).from_env().compat(compat).credentials(credentials());
+    let mut builder = AuthConfig::builder(App)
+        .from_env()
+        .compat(compat)
+        .credentials(credentials());
     if !production && unset("AUTH_SECRET") {
         // Development convenience only: a fresh secret per start, so sessions end on restart.
         let mut raw = [0u8; 32];
         if getrandom::fill(&mut raw).is_ok() {
             let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-            tracing::warn!("AUTH_SECRET is not set: using a random secret for this run only (sessions end on restart). Set AUTH_SECRET (`openssl rand -base64 33`); with PORTCULLIS_ENV=production it is required.");
+            tracing::warn!(
+                "AUTH_SECRET is not set: using a random secret for this run only (sessions end on restart). Set AUTH_SECRET (`openssl rand -base64 33`); with PORTCULLIS_ENV=production it is required."
+            );
             builder = builder.secret(secret);
         }
     }
     if !production && unset("AUTH_URL") && unset("AUTH_TRUST_HOST") {
         let url = format!("http://localhost:{port}");
-        tracing::warn!("AUTH_URL is not set: assuming {url}. Set AUTH_URL to the public URL of this app.");
+        tracing::warn!(
+            "AUTH_URL is not set: assuming {url}. Set AUTH_URL to the public URL of this app."
+        );
         builder = builder.url(url);
     }
     let config = match builder.build() {

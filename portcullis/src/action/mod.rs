@@ -20,10 +20,14 @@ pub(crate) async fn run(ctx: Ctx<'_>) -> Response<Bytes> {
     let result = dispatch(&ctx).await;
     match result {
         Ok(mut reply) => {
-            if ctx.action != Action::Providers {
+            if ctx.action != Action::Providers && !reply.bare {
                 reply.cookies.splice(0..0, init_cookies(&ctx));
             }
-            render(reply, ctx.wants_json_redirect(), ctx.cfg.compat == Compat::V4)
+            render(
+                reply,
+                ctx.wants_json_redirect(),
+                ctx.cfg.compat == Compat::V4,
+            )
         }
         Err(error) => error_response(&ctx, &error),
     }
@@ -57,7 +61,11 @@ async fn dispatch(ctx: &Ctx<'_>) -> Result<Reply, Error> {
 fn init_cookies(ctx: &Ctx<'_>) -> Vec<SetCookie> {
     let mut out = Vec::new();
     if let Some(value) = &ctx.csrf.new_cookie {
-        out.push(SetCookie::new(&ctx.names().csrf_token, value.clone(), ctx.secure));
+        out.push(SetCookie::new(
+            &ctx.names().csrf_token,
+            value.clone(),
+            ctx.secure,
+        ));
     }
     if ctx.callback_cookie_stale {
         out.push(SetCookie::new(
@@ -82,9 +90,19 @@ pub(crate) fn error_response(ctx: &Ctx<'_>, error: &Error) -> Response<Bytes> {
     let mut reply = match ctx.cfg.compat {
         Compat::V5 => {
             let page = if code.is_sign_in_kind() {
-                ctx.cfg.pages.sign_in.as_deref().map(|p| pages::page_url(ctx, p)).unwrap_or_else(|| format!("{base}/signin"))
+                ctx.cfg
+                    .pages
+                    .sign_in
+                    .as_deref()
+                    .map(|p| pages::page_url(ctx, p))
+                    .unwrap_or_else(|| format!("{base}/signin"))
             } else {
-                ctx.cfg.pages.error.as_deref().map(|p| pages::page_url(ctx, p)).unwrap_or_else(|| format!("{base}/error"))
+                ctx.cfg
+                    .pages
+                    .error
+                    .as_deref()
+                    .map(|p| pages::page_url(ctx, p))
+                    .unwrap_or_else(|| format!("{base}/error"))
             };
             let mut q = vec![("error", code.as_str())];
             if let Error::CredentialsSignin { code } = error {
@@ -93,7 +111,9 @@ pub(crate) fn error_response(ctx: &Ctx<'_>, error: &Error) -> Response<Bytes> {
             Reply::redirect(pages::with_query(&page, &q))
         }
         Compat::V4 => match error {
-            Error::MissingCsrf { action: "signout" } => Reply::redirect(format!("{base}/signout?csrf=true")),
+            Error::MissingCsrf { action: "signout" } => {
+                Reply::redirect(format!("{base}/signout?csrf=true"))
+            }
             Error::MissingCsrf { .. } => Reply::redirect(format!("{base}/signin?csrf=true")),
             Error::CredentialsSignin { .. } => {
                 let provider = ctx.provider.as_deref().unwrap_or("credentials");
@@ -104,7 +124,10 @@ pub(crate) fn error_response(ctx: &Ctx<'_>, error: &Error) -> Response<Bytes> {
                 r.status = StatusCode::UNAUTHORIZED;
                 r
             }
-            _ => Reply::redirect(pages::with_query(&format!("{base}/error"), &[("error", code.as_str())])),
+            _ => Reply::redirect(pages::with_query(
+                &format!("{base}/error"),
+                &[("error", code.as_str())],
+            )),
         },
     };
     if ctx.cfg.compat == Compat::V4 && ctx.callback_cookie_stale {
@@ -115,19 +138,35 @@ pub(crate) fn error_response(ctx: &Ctx<'_>, error: &Error) -> Response<Bytes> {
             ctx.secure,
         ));
     }
-    render(reply, ctx.wants_json_redirect(), ctx.cfg.compat == Compat::V4)
+    render(
+        reply,
+        ctx.wants_json_redirect(),
+        ctx.cfg.compat == Compat::V4,
+    )
 }
 
 /// The answer to a configuration error found before any action ran (an untrusted host):
 /// Auth.js's 500 JSON message for APIs and POSTs, the error page for page GETs.
-pub(crate) fn configuration_error(compat: Compat, action: Action, method: &Method) -> Response<Bytes> {
+pub(crate) fn configuration_error(
+    compat: Compat,
+    action: Action,
+    method: &Method,
+) -> Response<Bytes> {
     let message = match compat {
-        Compat::V5 => "There was a problem with the server configuration. Check the server logs for more information.",
-        Compat::V4 => "There is a problem with the server configuration. Check the server logs for more information.",
+        Compat::V5 => {
+            "There was a problem with the server configuration. Check the server logs for more information."
+        }
+        Compat::V4 => {
+            "There is a problem with the server configuration. Check the server logs for more information."
+        }
     };
     if action.is_page() && method == Method::GET {
         let page = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Server error</title></head><body><h1>Server error</h1><p>There is a problem with the server configuration.</p><p>Check the server logs for more information.</p></body></html>";
-        return render(Reply::html(StatusCode::INTERNAL_SERVER_ERROR, page.to_owned()), false, false);
+        return render(
+            Reply::html(StatusCode::INTERNAL_SERVER_ERROR, page.to_owned()),
+            false,
+            false,
+        );
     }
     let body = serde_json::to_vec(&serde_json::json!({ "message": message })).unwrap_or_default();
     crate::response::plain_json(StatusCode::INTERNAL_SERVER_ERROR, body)

@@ -85,7 +85,11 @@ pub(crate) fn signin(ctx: &Ctx<'_>) -> Reply {
     let base = ctx.base_url();
     let mut body = String::from("<h1>Sign in</h1>");
     if let Some(e) = error {
-        let _ = write!(body, "<p class=\"error\" role=\"alert\">{}</p>", escape(signin_message(e)));
+        let _ = write!(
+            body,
+            "<p class=\"error\" role=\"alert\">{}</p>",
+            escape(signin_message(e))
+        );
     }
     for p in &ctx.cfg.providers {
         let ProviderKind::Credentials { fields, .. } = &p.kind;
@@ -107,7 +111,11 @@ pub(crate) fn signin(ctx: &Ctx<'_>) -> Reply {
                 id = escape(&id)
             );
         }
-        let _ = write!(body, "<button type=\"submit\">Sign in with {}</button></form>", escape(&p.name));
+        let _ = write!(
+            body,
+            "<button type=\"submit\">Sign in with {}</button></form>",
+            escape(&p.name)
+        );
     }
     Reply::html(StatusCode::OK, page("Sign In", &body))
 }
@@ -144,7 +152,10 @@ const V4_SIGNIN_ERRORS: &[&str] = &[
 pub(crate) fn error(ctx: &Ctx<'_>) -> Reply {
     let error = ctx.query_str("error").unwrap_or_default();
     if ctx.cfg.compat == Compat::V4 && V4_SIGNIN_ERRORS.contains(&error) {
-        return Reply::redirect(with_query(&format!("{}/signin", ctx.base_url()), &[("error", error)]));
+        return Reply::redirect(with_query(
+            &format!("{}/signin", ctx.base_url()),
+            &[("error", error)],
+        ));
     }
     if let Some(custom) = &ctx.cfg.pages.error {
         return Reply::redirect(with_query(&page_url(ctx, custom), &[("error", error)]));
@@ -178,7 +189,10 @@ pub(crate) fn error_page(ctx: &Ctx<'_>, error: &str) -> Reply {
             format!("<p><a href=\"{}\">{}</a></p>", escape(origin), escape(ctx.origin.host_str().unwrap_or_default())),
         ),
     };
-    Reply::html(status, page(title, &format!("<h1>{}</h1>{body}", escape(title))))
+    Reply::html(
+        status,
+        page(title, &format!("<h1>{}</h1>{body}", escape(title))),
+    )
 }
 
 /// `GET /verify-request`: "check your email".
@@ -209,6 +223,9 @@ mod tests {
             with_query("https://a/e", &[("error", "a&b=c")]),
             "https://a/e?error=a%26b%3Dc"
         );
-        assert_eq!(with_query("https://a/e?x=1", &[("error", "E")]), "https://a/e?x=1&error=E");
+        assert_eq!(
+            with_query("https://a/e?x=1", &[("error", "E")]),
+            "https://a/e?x=1&error=E"
+        );
     }
 }

@@ -3,6 +3,7 @@
 use http::StatusCode;
 use time::Duration;
 
+use crate::Compat;
 use crate::callbacks::{SessionFailure, SessionRead};
 use crate::cookie::{SessionCookie, clear_session_cookies, session_cookies};
 use crate::events::{SessionEvent, fire};
@@ -10,7 +11,6 @@ use crate::jwt::MAX_TOKEN_LEN;
 use crate::request::Ctx;
 use crate::response::Reply;
 use crate::session::iso_millis;
-use crate::Compat;
 
 pub(crate) fn no_session_body(compat: Compat) -> Vec<u8> {
     match compat {
@@ -23,7 +23,14 @@ pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
     let empty = || Reply::json(StatusCode::OK, no_session_body(ctx.cfg.compat)).no_cache();
     if is_update && !ctx.csrf.verify(ctx.body_str("csrfToken")) {
         tracing::warn!(target: "portcullis", action = "session", "[auth][error] MissingCSRF");
-        return Reply::json(StatusCode::BAD_REQUEST, no_session_body(ctx.cfg.compat)).no_cache();
+        let reply =
+            Reply::json(StatusCode::BAD_REQUEST, no_session_body(ctx.cfg.compat)).no_cache();
+        // v5 answers a failed update with a bare `400 null`; next-auth v4 still sets the
+        // CSRF and callback-url cookies it would set on any request.
+        return match ctx.cfg.compat {
+            Compat::V5 => reply.bare(),
+            Compat::V4 => reply,
+        };
     }
     let name = &ctx.names().session_token;
     let present = ctx.cookies.session_names(name);
@@ -51,19 +58,32 @@ pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
         max_age: ctx.cfg.max_age,
         expires: iso_millis(expires_at),
         is_update,
-        update: if is_update { ctx.body.get("data").cloned() } else { None },
+        update: if is_update {
+            ctx.body.get("data").cloned()
+        } else {
+            None
+        },
         not_before: None,
     };
     match ctx.cfg.callbacks.read_session(read).await {
         Ok(outcome) => {
             let token = ctx.codec().encode(&outcome.claims);
-            let cookies = session_cookies(name, &token, expires_at, ctx.secure, ctx.cfg.compat, &present);
+            let cookies = session_cookies(
+                name,
+                &token,
+                expires_at,
+                ctx.secure,
+                ctx.cfg.compat,
+                &present,
+            );
             if let Some(events) = &ctx.cfg.events
                 && let Some(user_id) = subject(&outcome.claims)
             {
                 fire("session", events.session(SessionEvent { user_id })).await;
             }
-            Reply::json(StatusCode::OK, outcome.body).no_cache().with_cookies(cookies)
+            Reply::json(StatusCode::OK, outcome.body)
+                .no_cache()
+                .with_cookies(cookies)
         }
         Err(SessionFailure::Token(e)) => {
             tracing::debug!(target: "portcullis", reason = %e, "[auth][error] JWTSessionError");
@@ -83,5 +103,7 @@ pub(crate) fn subject(claims: &[u8]) -> Option<String> {
     struct Sub {
         sub: Option<String>,
     }
-    serde_json::from_slice::<Sub>(claims).ok().and_then(|s| s.sub)
+    serde_json::from_slice::<Sub>(claims)
+        .ok()
+        .and_then(|s| s.sub)
 }

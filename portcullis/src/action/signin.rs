@@ -3,7 +3,7 @@
 use time::Duration;
 
 use crate::callbacks::{SignInDecision, Trigger};
-use crate::cookie::{clear_session_cookies, session_cookies, SessionCookie};
+use crate::cookie::{SessionCookie, clear_session_cookies, session_cookies};
 use crate::error::Error;
 use crate::events::{SignInEvent, SignOutEvent, fire};
 use crate::jwt::MAX_TOKEN_LEN;
@@ -92,7 +92,8 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
             let expires = ctx.now + Duration::seconds(ctx.cfg.max_age);
             // A fresh token replaces whatever session cookie the browser carried
             // (SECURITY.md SES-01: no fixation through a planted cookie).
-            reply.cookies = session_cookies(name, &token, expires, ctx.secure, ctx.cfg.compat, &present);
+            reply.cookies =
+                session_cookies(name, &token, expires, ctx.secure, ctx.cfg.compat, &present);
         }
         None => reply.cookies = clear_session_cookies(&present, ctx.secure),
     }

@@ -12,7 +12,10 @@ use crate::callbacks::AnyUser;
 use crate::error::CallbackError;
 use crate::user::User;
 
-type AuthorizeFn<X> = dyn Fn(Map<String, Value>, AuthorizeRequest) -> Pin<Box<dyn Future<Output = Result<Option<User<X>>, AuthorizeError>> + Send>>
+type AuthorizeFn<X> = dyn Fn(
+        Map<String, Value>,
+        AuthorizeRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<User<X>>, AuthorizeError>> + Send>>
     + Send
     + Sync;
 

@@ -2,7 +2,13 @@
 //! example, configuration builders, request helpers, a `Set-Cookie` parser and a cookie jar.
 //!
 //! Every test drives [`Auth::handle`] directly.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -172,7 +178,12 @@ pub fn credentials(calls: Arc<AtomicUsize>, mode: AuthorizeMode) -> Credentials<
                     });
                 }
             }
-            let field = |k: &str| form.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let field = |k: &str| {
+                form.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             if field("username") != "alice" || field("password") != "wonderland" {
                 return Ok(None);
             }
@@ -259,7 +270,13 @@ impl HarnessBuilder {
             b = f(b);
         }
         let config = b.build().expect("valid test configuration");
-        Harness::new(Auth::new(config), &self.origin, self.compat, &self.secrets[0], calls)
+        Harness::new(
+            Auth::new(config),
+            &self.origin,
+            self.compat,
+            &self.secrets[0],
+            calls,
+        )
     }
 }
 
@@ -302,7 +319,13 @@ impl Harness {
     }
 
     /// Wraps an `Auth` built elsewhere (other callback types).
-    pub fn new(auth: Auth, origin: &str, compat: Compat, secret: &str, calls: Arc<AtomicUsize>) -> Self {
+    pub fn new(
+        auth: Auth,
+        origin: &str,
+        compat: Compat,
+        secret: &str,
+        calls: Arc<AtomicUsize>,
+    ) -> Self {
         let secure = origin.starts_with("https://");
         Self {
             auth,
@@ -351,7 +374,9 @@ impl Harness {
     /// Decodes the session token carried by a jar (plain or chunked) with this harness's
     /// secret.
     pub fn decode_jar(&self, jar: &Jar) -> Value {
-        let token = jar.session_token(&self.names.session_token).expect("a session cookie");
+        let token = jar
+            .session_token(&self.names.session_token)
+            .expect("a session cookie");
         let plain = self.codec().decode(&token).expect("decodes");
         serde_json::from_slice(&plain).expect("claims JSON")
     }
@@ -361,7 +386,10 @@ impl Harness {
         let res = self.send(get("/csrf").jar(jar)).await;
         assert_eq!(res.status, StatusCode::OK);
         jar.apply(&res);
-        res.json()["csrfToken"].as_str().expect("csrfToken").to_owned()
+        res.json()["csrfToken"]
+            .as_str()
+            .expect("csrfToken")
+            .to_owned()
     }
 
     /// csrf → credentials callback for alice; returns the jar with the session.
@@ -408,14 +436,19 @@ impl Harness {
     /// Whether `name` is the session cookie or one of its chunks.
     pub fn is_session_cookie(&self, name: &str) -> bool {
         let base = &self.names.session_token;
-        name == base || name.strip_prefix(base.as_str()).is_some_and(|r| r.starts_with('.'))
+        name == base
+            || name
+                .strip_prefix(base.as_str())
+                .is_some_and(|r| r.starts_with('.'))
     }
 
     /// `GET /session` with a raw cookie header, asserting `NULL_SESSION` + `CLEAR`: status 200,
     /// the no-session body, the no-cache headers, a `Max-Age=0` deletion for every session
     /// cookie name in `cookie_header`, and no session cookie written.
     pub async fn assert_null_and_cleared(&self, cookie_header: &str, what: &str) -> Res {
-        let res = self.send(get("/session").cookie_header(cookie_header)).await;
+        let res = self
+            .send(get("/session").cookie_header(cookie_header))
+            .await;
         assert_eq!(res.status, StatusCode::OK, "{what}: status");
         assert_eq!(res.text(), self.null_body(), "{what}: body");
         assert_no_cache(&res);
@@ -437,7 +470,11 @@ impl Harness {
         }
         for c in &res.cookies {
             if self.is_session_cookie(&c.name) {
-                assert!(c.is_deletion(), "{what}: a session cookie was written: {}", c.raw);
+                assert!(
+                    c.is_deletion(),
+                    "{what}: a session cookie was written: {}",
+                    c.raw
+                );
             }
         }
         res
@@ -452,7 +489,11 @@ impl Harness {
 
 /// The three no-cache headers of `GET /csrf` and `GET /session`.
 pub fn assert_no_cache(res: &Res) {
-    assert_eq!(res.header("cache-control"), Some("private, no-cache, no-store"), "{res:?}");
+    assert_eq!(
+        res.header("cache-control"),
+        Some("private, no-cache, no-store"),
+        "{res:?}"
+    );
     assert_eq!(res.header("expires"), Some("0"), "{res:?}");
     assert_eq!(res.header("pragma"), Some("no-cache"), "{res:?}");
 }
@@ -533,7 +574,8 @@ impl Req {
     }
 
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
-        self.headers.push((name.to_owned(), value.as_ref().to_vec()));
+        self.headers
+            .push((name.to_owned(), value.as_ref().to_vec()));
         self
     }
 
@@ -668,12 +710,13 @@ impl Res {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().expect("ASCII header"))
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("ASCII header"))
     }
 
     pub fn location(&self) -> Option<&str> {
@@ -743,7 +786,10 @@ impl Jar {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.cookies.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.cookies
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Names of the session cookie and its chunks in the jar.
@@ -789,7 +835,8 @@ impl Jar {
 
 /// Parses a URL and asserts its origin is `origin`.
 pub fn assert_same_origin(url: &str, origin: &str, what: &str) {
-    let parsed = url::Url::parse(url).unwrap_or_else(|e| panic!("{what}: `{url}` does not parse: {e}"));
+    let parsed =
+        url::Url::parse(url).unwrap_or_else(|e| panic!("{what}: `{url}` does not parse: {e}"));
     let expected = url::Url::parse(origin).expect("origin");
     assert_eq!(
         parsed.origin(),

@@ -1,0 +1,250 @@
+//! The database session strategy (PROTOCOL.md §7), stricter than Auth.js:
+//! - the cookie holds 32 random bytes (hex); the store holds only their SHA-256;
+//! - the cookie value is checked for shape before any lookup (SECURITY.md SES-10);
+//! - an unreachable store answers `503 {"error":"SessionStoreUnavailable"}` with
+//!   `Retry-After` and keeps the cookie (SECURITY.md FLT-01);
+//! - credentials sign-ins create real database sessions;
+//! - an optional absolute lifetime is never extended by sliding expiry.
+
+use http::{HeaderValue, StatusCode, header};
+use time::{Duration, OffsetDateTime};
+
+use crate::adapter::{AdapterError, AdapterSession, AdapterUser, TokenHash};
+use crate::callbacks::{SessionFailure, SessionRead};
+use crate::cookie::{SessionCookie, SetCookie, clear_session_cookies, session_cookies};
+use crate::error::Error;
+use crate::events::{SessionEvent, fire};
+use crate::request::Ctx;
+use crate::response::Reply;
+use crate::secret::{hex, random_bytes};
+use crate::session::iso_millis;
+
+use super::session::no_session_body;
+
+/// Seconds a client should wait before retrying after a store outage.
+const RETRY_AFTER_SECS: &str = "5";
+/// Longest `User-Agent` kept with a session.
+const MAX_USER_AGENT: usize = 512;
+
+/// A fresh session token: 32 bytes from the OS CSPRNG as 64 hex characters.
+pub(crate) fn new_session_token() -> String {
+    hex(&random_bytes::<32>())
+}
+
+/// Whether a cookie value has the shape of a token we issue: 64 lowercase hex.
+pub(crate) fn is_session_token(value: &str) -> bool {
+    value.len() == 64 && value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `503 {"error":"SessionStoreUnavailable"}` with `Retry-After`; no cookie is touched.
+pub(crate) fn store_unavailable() -> Reply {
+    let mut reply = Reply::json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        br#"{"error":"SessionStoreUnavailable"}"#.to_vec(),
+    )
+    .no_cache()
+    .bare();
+    reply.retry_after = Some(HeaderValue::from_static(RETRY_AFTER_SECS));
+    reply
+}
+
+/// The request's session token, if its cookie has the right shape.
+fn cookie_token(ctx: &Ctx<'_>) -> Option<String> {
+    match ctx.cookies.session_token(&ctx.names().session_token, 128) {
+        SessionCookie::Present(t) if is_session_token(&t) => Some(t),
+        _ => None,
+    }
+}
+
+/// `GET`/`POST /session` with the database strategy.
+pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
+    let compat = ctx.cfg.compat;
+    let empty = || Reply::json(StatusCode::OK, no_session_body(compat)).no_cache();
+    let name = &ctx.names().session_token;
+    let present = ctx.cookies.session_names(name);
+    let clear = || empty().with_cookies(clear_session_cookies(&present, ctx.secure));
+    if present.is_empty() {
+        return empty();
+    }
+    let Some(token) = cookie_token(ctx) else {
+        return clear();
+    };
+    let key = TokenHash::of(&token);
+    let stores = &ctx.cfg.stores;
+    let (row, user) = match stores.session_and_user(&key).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return clear(),
+        Err(e) => return adapter_failure(&e, "session_and_user"),
+    };
+    let now = ctx.now;
+    if let Some(reason) = ended(ctx, &row, now) {
+        tracing::debug!(target: "portcullis", reason, "database session ended");
+        if let Some(sessions) = &stores.sessions
+            && let Err(e) = sessions.delete_session(&key).await
+        {
+            return adapter_failure(&e, "delete_session");
+        }
+        return clear();
+    }
+    let mut expires = row.expires;
+    let max_age = Duration::seconds(ctx.cfg.max_age);
+    let update_age = Duration::seconds(ctx.cfg.update_age);
+    // Extend only when the session was last extended longer than `update_age` ago.
+    if expires - max_age + update_age <= now {
+        let mut new_expires = now + max_age;
+        if let Some(deadline) = absolute_deadline(ctx, &row) {
+            new_expires = new_expires.min(deadline);
+        }
+        if let Some(sessions) = &stores.sessions {
+            match sessions.touch_session(&key, new_expires, now).await {
+                Ok(Some(updated)) => expires = updated.expires,
+                Ok(None) => return clear(),
+                Err(e) => return adapter_failure(&e, "touch_session"),
+            }
+        }
+    }
+    let read = SessionRead {
+        claims: &[],
+        now: now.unix_timestamp(),
+        max_age: ctx.cfg.max_age,
+        expires: iso_millis(row.expires),
+        is_update,
+        update: if is_update { ctx.body.get("data").cloned() } else { None },
+        not_before: None,
+    };
+    match ctx.cfg.callbacks.read_database_session(&user, read).await {
+        Ok(outcome) => {
+            let cookies = session_cookies(name, &token, expires, ctx.secure, compat, &present);
+            if let Some(events) = &ctx.cfg.events {
+                fire("session", events.session(SessionEvent { user_id: user.id.clone() })).await;
+            }
+            Reply::json(StatusCode::OK, outcome.body).no_cache().with_cookies(cookies)
+        }
+        Err(SessionFailure::Callback(e)) => {
+            // Auth.js: SessionTokenError, body null, the cookie kept.
+            tracing::error!(target: "portcullis", error = %e, "[auth][error] SessionTokenError");
+            empty()
+        }
+        Err(SessionFailure::Token(_) | SessionFailure::Ended) => empty(),
+    }
+}
+
+/// Why a stored session is no longer valid, if it is not.
+fn ended(ctx: &Ctx<'_>, row: &AdapterSession, now: OffsetDateTime) -> Option<&'static str> {
+    if row.expires <= now {
+        return Some("expired");
+    }
+    if absolute_deadline(ctx, row).is_some_and(|d| d <= now) {
+        return Some("absolute lifetime reached");
+    }
+    None
+}
+
+fn absolute_deadline(ctx: &Ctx<'_>, row: &AdapterSession) -> Option<OffsetDateTime> {
+    ctx.cfg
+        .absolute_max_age
+        .map(|secs| row.created_at + Duration::seconds(secs))
+}
+
+/// An adapter failure during a session read: 503 for an outage (the cookie kept), the
+/// Auth.js answer (`null`, cookie kept, error logged) otherwise.
+fn adapter_failure(e: &AdapterError, call: &'static str) -> Reply {
+    if e.is_unavailable() {
+        tracing::warn!(target: "portcullis", call, error = %e, "session store unavailable");
+        store_unavailable()
+    } else {
+        tracing::error!(target: "portcullis", call, error = %e, "[auth][error] SessionTokenError");
+        store_failure()
+    }
+}
+
+fn store_failure() -> Reply {
+    Reply::json(StatusCode::OK, b"null".to_vec()).no_cache()
+}
+
+/// Creates a database session for a signed-in user, replacing any session the browser
+/// carried (SECURITY.md SES-01, SES-03), and returns the cookies to set.
+pub(crate) async fn start_session(ctx: &Ctx<'_>, user: &AdapterUser) -> Result<Vec<SetCookie>, Error> {
+    let stores = &ctx.cfg.stores;
+    let sessions = stores
+        .sessions
+        .as_ref()
+        .ok_or_else(|| Error::SessionToken("no session adapter".into()))?;
+    if let Some(old) = cookie_token(ctx) {
+        sessions
+            .delete_session(&TokenHash::of(&old))
+            .await
+            .map_err(|e| Error::Adapter { call: "delete_session", source: e })?;
+    }
+    let token = new_session_token();
+    let now = ctx.now;
+    let mut expires = now + Duration::seconds(ctx.cfg.max_age);
+    if let Some(abs) = ctx.cfg.absolute_max_age {
+        expires = expires.min(now + Duration::seconds(abs));
+    }
+    let row = AdapterSession {
+        key: TokenHash::of(&token),
+        user_id: user.id.clone(),
+        expires,
+        created_at: now,
+        last_used_at: now,
+        user_agent: ctx
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| truncate(s, MAX_USER_AGENT)),
+        ip: ctx.client_ip.map(|ip| ip.to_string()),
+    };
+    sessions
+        .create_session(&row)
+        .await
+        .map_err(|e| Error::Adapter { call: "create_session", source: e })?;
+    let name = &ctx.names().session_token;
+    let present = ctx.cookies.session_names(name);
+    Ok(session_cookies(name, &token, expires, ctx.secure, ctx.cfg.compat, &present))
+}
+
+/// Deletes the request's database session (sign-out). Returns the user id of the deleted
+/// session, if there was one.
+pub(crate) async fn end_session(ctx: &Ctx<'_>) -> Result<Option<String>, Error> {
+    let Some(token) = cookie_token(ctx) else {
+        return Ok(None);
+    };
+    let Some(sessions) = &ctx.cfg.stores.sessions else {
+        return Ok(None);
+    };
+    sessions
+        .delete_session(&TokenHash::of(&token))
+        .await
+        .map(|row| row.map(|r| r.user_id))
+        .map_err(|e| Error::Adapter { call: "delete_session", source: e })
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_256_bit_hex_and_checked_for_shape() {
+        let t = new_session_token();
+        assert!(is_session_token(&t));
+        assert_ne!(t, new_session_token());
+        for bad in ["", "abc", &"g".repeat(64), &"A".repeat(64), &"a".repeat(65), "'; DROP TABLE sessions; --"] {
+            assert!(!is_session_token(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}
