@@ -40,7 +40,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use portcullis::{Auth, SessionError, Token};
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use portcullis::{Auth, ClientIp, SessionError, Token};
 use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -74,7 +77,12 @@ pub fn routes<S: Clone + Send + Sync + 'static>(auth: Auth) -> Router<S> {
 /// Runs one request through [`Auth::handle`], reading the body up to the configured limit
 /// (413 beyond it).
 pub async fn handle(auth: &Auth, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // The peer address, when the server was started with `into_make_service_with_connect_info`,
+    // is recorded with database sessions.
+    if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() {
+        parts.extensions.insert(ClientIp(addr.ip()));
+    }
     let limit = auth.config().body_limit();
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
@@ -109,6 +117,9 @@ pub enum SessionRejection {
     Unauthenticated,
     /// portcullis cannot establish a trusted origin: 500; see the server log.
     Misconfigured,
+    /// The session store cannot be reached: 503 `{"error":"SessionStoreUnavailable"}` with
+    /// `Retry-After` — neither signed in nor signed out.
+    StoreUnavailable,
     /// No `Auth` in the request extensions: 500 — is the portcullis layer installed
     /// (`Router::with_auth`, called after the routes that use the extractor)?
     MissingLayer,
@@ -127,6 +138,16 @@ impl IntoResponse for SessionRejection {
                 "Configuration",
                 "There was a problem with the server configuration. Check the server logs for more information.",
             ),
+            Self::StoreUnavailable => {
+                let mut res = json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "SessionStoreUnavailable",
+                    "The session store is unavailable. Try again shortly.",
+                );
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                res
+            }
             Self::MissingLayer => {
                 tracing::error!(target: "portcullis", "no `Auth` extension: is the portcullis layer installed? call `Router::with_auth(auth)` after adding the routes");
                 json_error(
@@ -190,10 +211,14 @@ async fn read_session<T: DeserializeOwned + Send + 'static>(
     let auth = auth_of(parts)?;
     auth.session::<T>(&parts.headers)
         .await
-        .map_err(|e| match e {
-            SessionError::Configuration => SessionRejection::Misconfigured,
-            _ => SessionRejection::Misconfigured,
-        })
+        .map_err(rejection)
+}
+
+fn rejection(e: SessionError) -> SessionRejection {
+    match e {
+        SessionError::Unavailable => SessionRejection::StoreUnavailable,
+        _ => SessionRejection::Misconfigured,
+    }
 }
 
 /// The decoded session token (Auth.js `getToken`): from the session cookie, else
@@ -298,7 +323,7 @@ where
                     OnMissing::Unauthorized => SessionRejection::Unauthenticated.into_response(),
                     OnMissing::Redirect => sign_in_redirect(&auth, req.headers(), req.uri()),
                 }),
-                Err(_) => Ok(SessionRejection::Misconfigured.into_response()),
+                Err(e) => Ok(rejection(e).into_response()),
             }
         })
     }

@@ -1,6 +1,6 @@
 //! # portcullis-redis
 //!
-//! A Redis store for [portcullis](portcullis): database sessions ([`SessionAdapter`]),
+//! A Redis store for [portcullis]: database sessions ([`SessionAdapter`]),
 //! single-use verification tokens for magic links ([`VerificationTokenAdapter`]) and
 //! per-user "not before" times that revoke JWT sessions ([`RevocationAdapter`]).
 //!
@@ -78,7 +78,15 @@
 //! anyone out (SECURITY.md FLT-01). No call waits longer than the deadline
 //! ([`RedisAdapter::with_timeout`], default 3 s; connection attempts time out after 2 s,
 //! replies after 2 s). The underlying [`ConnectionManager`] reconnects by itself: once
-//! Redis is back, the same adapter works again.
+//! Redis is back, the same adapter works again. It notices a dropped connection only when
+//! a command fails on it, so reads and idempotent writes (`session`, `touch_session`,
+//! `delete_session`, listing and bulk deletes, revocations) are sent once more on the new
+//! connection, within the same deadline: the first request after a Redis restart does not
+//! fail. Creating a row is repeated too, and on the repeat a row identical to the one being
+//! created counts as created (keys are random tokens' hashes: only the first attempt can
+//! have written it). Consuming a token (`GETDEL`) is repeated as well; only one `GETDEL`
+//! can succeed, so the single use holds, and should the first attempt have consumed the
+//! token with its reply lost, the repeat answers `None` (the link is spent).
 //!
 //! Redis without persistence loses everything on restart (SECURITY.md FLT-04): users are
 //! signed out and pending magic links stop working, which is safe. **Revocations are lost
@@ -96,9 +104,10 @@
 //!   the token (SECURITY.md EML-15). Requires Redis 6.2 or later.
 //!
 //! ## Deployment notes
-//! - Redis 6.2 or later; standalone or Sentinel. On Redis Cluster use a prefix with a hash
-//!   tag (`{auth}:`) so every key of the adapter lives in one slot: the scripts touch keys
-//!   they derive from stored data.
+//! - Redis 6.2 or later (`GETDEL`, `SET … PXAT`), reached at one address: a standalone
+//!   server or a managed primary endpoint (redis-rs's Sentinel and Cluster clients are not
+//!   built in). Should the keys ever live on a Cluster, give them a prefix with a hash tag
+//!   (`{auth}:`) so they share one slot: the scripts touch keys they derive from stored data.
 //! - `rediss://` (TLS) is not built in: redis-rs's rustls support needs a process-wide
 //!   rustls crypto provider, which this crate does not pull in. A `rediss://` URL is
 //!   refused with [`AdapterError::Other`]; use a TLS-terminating proxy, or a private
@@ -308,18 +317,94 @@ impl RedisAdapter {
     }
 
     /// Runs one command under the deadline.
-    async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, AdapterError> {
+    async fn query<T: FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+        retry: Retry,
+    ) -> Result<T, AdapterError> {
         let mut conn = self.conn.clone();
-        deadline(self.timeout, cmd.query_async(&mut conn)).await
+        let call = async move {
+            match cmd.query_async(&mut conn).await {
+                Err(e) if retry.applies(&e) => cmd.query_async(&mut conn).await,
+                r => r,
+            }
+        };
+        deadline(self.timeout, call).await
     }
 
     /// Runs one script under the deadline.
     async fn invoke<T: FromRedisValue>(
         &self,
         inv: &ScriptInvocation<'_>,
+        retry: Retry,
     ) -> Result<T, AdapterError> {
         let mut conn = self.conn.clone();
-        deadline(self.timeout, inv.invoke_async(&mut conn)).await
+        let call = async move {
+            match inv.invoke_async(&mut conn).await {
+                Err(e) if retry.applies(&e) => inv.invoke_async(&mut conn).await,
+                r => r,
+            }
+        };
+        deadline(self.timeout, call).await
+    }
+}
+
+impl RedisAdapter {
+    /// Runs a create script (it answers 1 when it stored the row, 0 when the key exists).
+    ///
+    /// Repeated once when the connection dropped under it; on the repeat, an existing row
+    /// identical to this one (`is_ours`) counts as created: the key is a random token's
+    /// hash, so only the first attempt can have written it.
+    async fn create<F, Fut>(
+        &self,
+        inv: &ScriptInvocation<'_>,
+        is_ours: F,
+    ) -> Result<bool, AdapterError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<bool, AdapterError>>,
+    {
+        match self.invoke::<i64>(inv, Retry::Never).await {
+            Ok(n) => Ok(n == 1),
+            Err(e) if connection_dropped(&e) => {
+                if self.invoke::<i64>(inv, Retry::Never).await? == 1 {
+                    Ok(true)
+                } else {
+                    is_ours().await
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn connection_dropped(e: &AdapterError) -> bool {
+    match e {
+        AdapterError::Unavailable(source) => source
+            .downcast_ref::<redis::RedisError>()
+            .is_some_and(redis::RedisError::is_connection_dropped),
+        _ => false,
+    }
+}
+
+/// Whether a call is sent again when the connection turns out to have dropped under it.
+///
+/// The connection manager only notices a dead connection when a command fails on it, and
+/// then reconnects; without a retry, the first call after every Redis restart would fail
+/// even when Redis is already back (FLT-04: no burst of 503s after a reconnect).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// Reads, writes that end in the same state when repeated, and `GETDEL` (it can
+    /// succeed only once however often it is sent): sent once more, on the new connection,
+    /// within the same deadline.
+    Idempotent,
+    /// Not repeated here (creates repeat themselves, see `RedisAdapter::create`).
+    Never,
+}
+
+impl Retry {
+    fn applies(self, e: &redis::RedisError) -> bool {
+        self == Self::Idempotent && e.is_connection_dropped()
     }
 }
 

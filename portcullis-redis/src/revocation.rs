@@ -5,13 +5,16 @@ use portcullis::adapter::{AdapterError, RevocationAdapter};
 use time::OffsetDateTime;
 
 use crate::error::malformed;
-use crate::{RedisAdapter, from_ms, to_ms};
+use crate::{RedisAdapter, Retry, from_ms, to_ms};
 
 #[async_trait]
 impl RevocationAdapter for RedisAdapter {
     async fn not_before(&self, user_id: &str) -> Result<Option<OffsetDateTime>, AdapterError> {
         let value: Option<String> = self
-            .query(redis::cmd("GET").arg(self.keys.not_before(user_id)))
+            .query(
+                redis::cmd("GET").arg(self.keys.not_before(user_id)),
+                Retry::Idempotent,
+            )
             .await?;
         value
             .map(|v| {
@@ -31,6 +34,7 @@ impl RevocationAdapter for RedisAdapter {
                 redis::cmd("SET")
                     .arg(self.keys.not_before(user_id))
                     .arg(to_ms(at)),
+                Retry::Idempotent,
             )
             .await?;
         Ok(())

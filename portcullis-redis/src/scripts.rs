@@ -10,7 +10,7 @@
 //! from the prefix and the stored user id, exactly as `keys.rs` does, because
 //! `delete_session` cannot know the user before reading the row. Keys built inside a script
 //! are undeclared, so these scripts need every key in one slot on Redis Cluster (a prefix
-//! with a hash tag such as `{auth}:`); standalone and Sentinel deployments need nothing.
+//! with a hash tag such as `{auth}:`); a standalone server needs nothing.
 
 use std::sync::LazyLock;
 

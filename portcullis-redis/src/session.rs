@@ -12,7 +12,7 @@ use crate::scripts::{
     CREATE_SESSION, DELETE_EXPIRED_SESSIONS, DELETE_SESSION, DELETE_USER_SESSIONS, TOUCH_SESSION,
     USER_SESSIONS,
 };
-use crate::{RedisAdapter, from_ms, to_ms};
+use crate::{RedisAdapter, Retry, from_ms, to_ms};
 
 /// Expired sessions examined per script run in `delete_expired_sessions`, so that one run
 /// never blocks Redis for long.
@@ -23,32 +23,30 @@ impl SessionAdapter for RedisAdapter {
     async fn create_session(&self, session: &AdapterSession) -> Result<(), AdapterError> {
         let token = token_part(&session.key)
             .ok_or_else(|| AdapterError::other(RedisStoreError::InvalidTokenHash))?;
-        let expires = to_ms(session.expires);
+        let fields = stored_fields(session);
         let mut inv = CREATE_SESSION.prepare_invoke();
         inv.key(self.keys.session(token))
             .key(self.keys.user_sessions(&session.user_id))
             .key(self.keys.session_expiry())
             .arg(self.keys.prefix())
             .arg(token)
-            .arg(expires)
+            .arg(to_ms(session.expires))
             .arg(to_ms(session.created_at))
-            .arg(self.grace_ms())
-            .arg("user_id")
-            .arg(&session.user_id)
-            .arg("expires")
-            .arg(expires)
-            .arg("created_at")
-            .arg(to_ms(session.created_at))
-            .arg("last_used_at")
-            .arg(to_ms(session.last_used_at));
-        if let Some(ua) = &session.user_agent {
-            inv.arg("user_agent").arg(ua);
+            .arg(self.grace_ms());
+        for (name, value) in &fields {
+            inv.arg(*name).arg(value);
         }
-        if let Some(ip) = &session.ip {
-            inv.arg("ip").arg(ip);
-        }
-        let created: i64 = self.invoke(&inv).await?;
-        if created == 1 {
+        let is_ours = || async {
+            let stored: HashMap<String, String> = self
+                .query(
+                    redis::cmd("HGETALL").arg(self.keys.session(token)),
+                    Retry::Idempotent,
+                )
+                .await?;
+            Ok(stored.len() == fields.len()
+                && fields.iter().all(|(k, v)| stored.get(*k) == Some(v)))
+        };
+        if self.create(&inv, is_ours).await? {
             Ok(())
         } else {
             Err(AdapterError::Conflict("session key exists".to_owned()))
@@ -60,7 +58,10 @@ impl SessionAdapter for RedisAdapter {
             return Ok(None);
         };
         let fields: HashMap<String, String> = self
-            .query(redis::cmd("HGETALL").arg(self.keys.session(token)))
+            .query(
+                redis::cmd("HGETALL").arg(self.keys.session(token)),
+                Retry::Idempotent,
+            )
             .await?;
         if fields.is_empty() {
             return Ok(None);
@@ -85,7 +86,7 @@ impl SessionAdapter for RedisAdapter {
             .arg(to_ms(expires))
             .arg(to_ms(last_used_at))
             .arg(self.grace_ms());
-        let row: Option<Vec<String>> = self.invoke(&inv).await?;
+        let row: Option<Vec<String>> = self.invoke(&inv, Retry::Idempotent).await?;
         row.map(|flat| session_from_fields(key.clone(), &pairs(flat)))
             .transpose()
     }
@@ -97,12 +98,14 @@ impl SessionAdapter for RedisAdapter {
         let Some(token) = token_part(key) else {
             return Ok(None);
         };
+        // Retried on a dropped connection: should the first attempt have run, the repeat
+        // finds nothing and answers `None`; the row is gone either way.
         let mut inv = DELETE_SESSION.prepare_invoke();
         inv.key(self.keys.session(token))
             .key(self.keys.session_expiry())
             .arg(self.keys.prefix())
             .arg(token);
-        let row: Option<Vec<String>> = self.invoke(&inv).await?;
+        let row: Option<Vec<String>> = self.invoke(&inv, Retry::Idempotent).await?;
         row.map(|flat| session_from_fields(key.clone(), &pairs(flat)))
             .transpose()
     }
@@ -113,7 +116,7 @@ impl SessionAdapter for RedisAdapter {
             .key(self.keys.session_expiry())
             .arg(self.keys.prefix())
             .arg(user_id);
-        let rows: Vec<(String, Vec<String>)> = self.invoke(&inv).await?;
+        let rows: Vec<(String, Vec<String>)> = self.invoke(&inv, Retry::Idempotent).await?;
         rows.into_iter()
             .map(|(token, flat)| {
                 let key = TokenHash::from_stored(&token)
@@ -135,7 +138,7 @@ impl SessionAdapter for RedisAdapter {
             .arg(user_id)
             // A malformed `keep` matches no stored session, like "".
             .arg(keep.and_then(token_part).unwrap_or(""));
-        self.invoke(&inv).await
+        self.invoke(&inv, Retry::Idempotent).await
     }
 
     async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, AdapterError> {
@@ -147,13 +150,30 @@ impl SessionAdapter for RedisAdapter {
                 .arg(self.keys.prefix())
                 .arg(now)
                 .arg(SWEEP_BATCH);
-            let (deleted, examined): (u64, usize) = self.invoke(&inv).await?;
+            let (deleted, examined): (u64, usize) = self.invoke(&inv, Retry::Idempotent).await?;
             total += deleted;
             if examined < SWEEP_BATCH {
                 return Ok(total);
             }
         }
     }
+}
+
+/// The hash fields of a session, as stored (optional ones only when present).
+fn stored_fields(session: &AdapterSession) -> Vec<(&'static str, String)> {
+    let mut fields = vec![
+        ("user_id", session.user_id.clone()),
+        ("expires", to_ms(session.expires).to_string()),
+        ("created_at", to_ms(session.created_at).to_string()),
+        ("last_used_at", to_ms(session.last_used_at).to_string()),
+    ];
+    if let Some(ua) = &session.user_agent {
+        fields.push(("user_agent", ua.clone()));
+    }
+    if let Some(ip) = &session.ip {
+        fields.push(("ip", ip.clone()));
+    }
+    fields
 }
 
 /// A flat `field, value, field, value…` list as a map.

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::error::{RedisStoreError, malformed};
 use crate::keys::token_part;
 use crate::scripts::CREATE_VERIFICATION_TOKEN;
-use crate::{RedisAdapter, from_ms, to_ms};
+use crate::{RedisAdapter, Retry, from_ms, to_ms};
 
 #[async_trait]
 impl VerificationTokenAdapter for RedisAdapter {
@@ -19,12 +19,18 @@ impl VerificationTokenAdapter for RedisAdapter {
             .ok_or_else(|| AdapterError::other(RedisStoreError::InvalidTokenHash))?;
         let expires = to_ms(token.expires);
         let value = json!({ "identifier": token.identifier, "expires": expires }).to_string();
+        let key = self.keys.verification(&token.identifier, hash);
         let mut inv = CREATE_VERIFICATION_TOKEN.prepare_invoke();
-        inv.key(self.keys.verification(&token.identifier, hash))
-            .arg(value)
+        inv.key(&key)
+            .arg(&value)
             .arg(expires.saturating_add(self.grace_ms()));
-        let created: i64 = self.invoke(&inv).await?;
-        if created == 1 {
+        let is_ours = || async {
+            let stored: Option<String> = self
+                .query(redis::cmd("GET").arg(&key), Retry::Idempotent)
+                .await?;
+            Ok(stored.as_deref() == Some(value.as_str()))
+        };
+        if self.create(&inv, is_ours).await? {
             Ok(())
         } else {
             Err(AdapterError::Conflict(
@@ -42,8 +48,14 @@ impl VerificationTokenAdapter for RedisAdapter {
             return Ok(None);
         };
         // GETDEL: read and delete in one command, so of concurrent uses exactly one gets it.
+        // Repeating it after a dropped connection keeps that: only one GETDEL can succeed.
+        // Should the first attempt have consumed the token and its reply been lost, the
+        // repeat answers `None`: the link is spent, as it would be after any failure.
         let value: Option<String> = self
-            .query(redis::cmd("GETDEL").arg(self.keys.verification(identifier, hash)))
+            .query(
+                redis::cmd("GETDEL").arg(self.keys.verification(identifier, hash)),
+                Retry::Idempotent,
+            )
             .await?;
         let Some(value) = value else {
             return Ok(None);

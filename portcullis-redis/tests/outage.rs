@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use common::{now_ms, services_required};
 use portcullis::adapter::{
-    AdapterSession, RevocationAdapter, SessionAdapter, TokenHash, VerificationToken, VerificationTokenAdapter,
+    AdapterSession, RevocationAdapter, SessionAdapter, TokenHash, VerificationToken,
+    VerificationTokenAdapter,
 };
 use portcullis_redis::RedisAdapter;
 
@@ -28,14 +29,33 @@ struct PrivateRedis {
 impl PrivateRedis {
     fn start(port: u16) -> Self {
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--daemonize", "no", "--loglevel", "warning", "--protected-mode", "yes"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args([
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+                "--protected-mode",
+                "yes",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn redis-server");
-        let me = Self { child: Some(child), port };
+        let me = Self {
+            child: Some(child),
+            port,
+        };
         me.wait_ready();
         me
     }
@@ -53,7 +73,10 @@ impl PrivateRedis {
             {
                 return;
             }
-            assert!(Instant::now() < deadline, "private redis-server did not start");
+            assert!(
+                Instant::now() < deadline,
+                "private redis-server did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -98,7 +121,10 @@ fn redis_server_available() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !found {
-        assert!(!services_required(), "redis-server is required (PORTCULLIS_REQUIRE_SERVICES=1)");
+        assert!(
+            !services_required(),
+            "redis-server is required (PORTCULLIS_REQUIRE_SERVICES=1)"
+        );
         eprintln!("notice: skipping the outage test: no redis-server binary");
     }
     found
@@ -130,7 +156,10 @@ async fn time_to_recover(db: &RedisAdapter, key: &TokenHash) -> Duration {
             Ok(_) => return started.elapsed(),
             Err(e) => assert!(e.is_unavailable(), "{e:?}"),
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "the adapter did not reconnect");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the adapter did not reconnect"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -162,8 +191,14 @@ async fn outage_is_unavailable_fast_and_the_same_adapter_recovers() {
         let started = Instant::now();
         let e = match i % 3 {
             0 => db.session(&before.key).await.map(|_| ()),
-            1 => db.touch_session(&before.key, now_ms(), now_ms()).await.map(|_| ()),
-            _ => db.use_verification_token(&vt.identifier, &vt.token).await.map(|_| ()),
+            1 => db
+                .touch_session(&before.key, now_ms(), now_ms())
+                .await
+                .map(|_| ()),
+            _ => db
+                .use_verification_token(&vt.identifier, &vt.token)
+                .await
+                .map(|_| ()),
         }
         .unwrap_err();
         let took = started.elapsed();
@@ -189,7 +224,12 @@ async fn outage_is_unavailable_fast_and_the_same_adapter_recovers() {
     let recovered = time_to_recover(&db, &before.key).await;
     // No persistence: everything is gone (users are signed out; links no longer work).
     assert_eq!(db.session(&before.key).await.unwrap(), None);
-    assert_eq!(db.use_verification_token(&vt.identifier, &vt.token).await.unwrap(), None);
+    assert_eq!(
+        db.use_verification_token(&vt.identifier, &vt.token)
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(db.not_before("outage-user").await.unwrap(), None);
     let after = session("after-restart");
     db.create_session(&after).await.unwrap();
@@ -230,5 +270,83 @@ async fn an_adapter_built_before_redis_starts_works_once_it_is_up() {
     let recovered = time_to_recover(&db, &key).await;
     db.set_not_before("early", now_ms()).await.unwrap();
     assert!(db.not_before("early").await.unwrap().is_some());
-    eprintln!("lazy start: first call failed in {:?}; usable {recovered:?} after the server started", started.elapsed());
+    eprintln!(
+        "lazy start: first call failed in {:?}; usable {recovered:?} after the server started",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_call_after_a_restart_while_idle_succeeds() {
+    if !redis_server_available() {
+        return;
+    }
+    let port = free_port();
+    let mut server = PrivateRedis::start(port);
+    let db = RedisAdapter::connect(&server.url()).await.unwrap();
+    let s = session("idle");
+    db.create_session(&s).await.unwrap();
+
+    // Restarted between two requests: the adapter's connection is dead but Redis is back.
+    server.shutdown();
+    let mut server = PrivateRedis::start(port);
+    let started = Instant::now();
+    assert_eq!(
+        db.session(&s.key).await.unwrap(),
+        None,
+        "reads are retried on the new connection"
+    );
+    let first_read = started.elapsed();
+    db.set_not_before("idle", now_ms()).await.unwrap();
+
+    // Again, with writes: a create and a token use are repeated safely too.
+    let vt = VerificationToken {
+        identifier: "idle@example.com".to_owned(),
+        token: TokenHash::of("idle-link"),
+        expires: now_ms() + Duration::from_secs(600),
+    };
+    server.shutdown();
+    let mut server = PrivateRedis::start(port);
+    db.create_session(&s).await.unwrap();
+    assert_eq!(db.session(&s.key).await.unwrap(), Some(s.clone()));
+    server.shutdown();
+    let mut server = PrivateRedis::start(port);
+    db.create_verification_token(&vt).await.unwrap();
+    let key = format!(
+        "portcullis:verification:{}:{}",
+        TokenHash::of(&vt.identifier).as_str(),
+        vt.token.as_str()
+    );
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let stored: Option<String> = redis::cmd("GET").arg(&key).query(&mut raw).unwrap();
+    assert!(stored.is_some());
+    // The token, put back behind the adapter's back after another restart: the first call
+    // on the stale connection is the GETDEL.
+    server.shutdown();
+    let server = PrivateRedis::start(port);
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let () = redis::cmd("SET")
+        .arg(&key)
+        .arg(stored.unwrap())
+        .query(&mut raw)
+        .unwrap();
+    assert_eq!(
+        db.use_verification_token(&vt.identifier, &vt.token)
+            .await
+            .unwrap(),
+        Some(vt.clone())
+    );
+    assert_eq!(
+        db.use_verification_token(&vt.identifier, &vt.token)
+            .await
+            .unwrap(),
+        None
+    );
+    eprintln!("restart while idle: first read answered in {first_read:?}");
 }

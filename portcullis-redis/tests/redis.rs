@@ -26,7 +26,12 @@ macro_rules! redis_or_skip {
     };
 }
 
-fn session(token: &str, user_id: &str, created: OffsetDateTime, expires: OffsetDateTime) -> AdapterSession {
+fn session(
+    token: &str,
+    user_id: &str,
+    created: OffsetDateTime,
+    expires: OffsetDateTime,
+) -> AdapterSession {
     AdapterSession {
         key: TokenHash::of(token),
         user_id: user_id.to_owned(),
@@ -43,7 +48,8 @@ fn hex(s: &str) -> String {
 }
 
 fn is_lower_hex(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Inputs that would break or forge a naively built key.
@@ -70,7 +76,9 @@ async fn keys_never_contain_raw_input_and_never_collide() {
     let now = now_ms();
     let exp = now + Duration::from_secs(600);
     for (i, id) in HOSTILE.iter().enumerate() {
-        db.create_session(&session(&format!("s{i}"), id, now, exp)).await.unwrap();
+        db.create_session(&session(&format!("s{i}"), id, now, exp))
+            .await
+            .unwrap();
         db.create_verification_token(&VerificationToken {
             identifier: (*id).to_owned(),
             token: TokenHash::of(&format!("v{i}")),
@@ -78,7 +86,9 @@ async fn keys_never_contain_raw_input_and_never_collide() {
         })
         .await
         .unwrap();
-        db.set_not_before(id, now - Duration::from_secs(i as u64)).await.unwrap();
+        db.set_not_before(id, now - Duration::from_secs(i as u64))
+            .await
+            .unwrap();
     }
 
     let keys = t.keys().await;
@@ -90,20 +100,31 @@ async fn keys_never_contain_raw_input_and_never_collide() {
         let ok = match parts.as_slice() {
             ["session", h] => h.len() == 64 && is_lower_hex(h),
             ["user-sessions", id] | ["not-before", id] => is_lower_hex(id),
-            ["verification", ident, h] => ident.len() == 64 && h.len() == 64 && is_lower_hex(ident) && is_lower_hex(h),
+            ["verification", ident, h] => {
+                ident.len() == 64 && h.len() == 64 && is_lower_hex(ident) && is_lower_hex(h)
+            }
             ["session-expiry"] => true,
             _ => false,
         };
         assert!(ok, "unexpected key {key:?}");
-        assert!(!rest.contains(['*', ' ', '\r', '\n', '{', '}', '?', '[']), "{key:?}");
+        assert!(
+            !rest.contains(['*', ' ', '\r', '\n', '{', '}', '?', '[']),
+            "{key:?}"
+        );
     }
 
     // The documented names, rebuilt independently.
     for (i, id) in HOSTILE.iter().enumerate() {
         let index = format!("{}user-sessions:{}", t.prefix, hex(id));
         let members: Vec<String> = t.raw(redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1)).await;
-        assert_eq!(members, vec![TokenHash::of(&format!("s{i}")).as_str().to_owned()], "{id:?}");
-        let nb: String = t.raw(redis::cmd("GET").arg(format!("{}not-before:{}", t.prefix, hex(id)))).await;
+        assert_eq!(
+            members,
+            vec![TokenHash::of(&format!("s{i}")).as_str().to_owned()],
+            "{id:?}"
+        );
+        let nb: String = t
+            .raw(redis::cmd("GET").arg(format!("{}not-before:{}", t.prefix, hex(id))))
+            .await;
         assert_eq!(nb, ms(now - Duration::from_secs(i as u64)).to_string());
         let vt = format!(
             "{}verification:{}:{}",
@@ -126,8 +147,18 @@ async fn keys_never_contain_raw_input_and_never_collide() {
     }
     // A token issued for "a" is not usable as "a:b"'s, and vice versa.
     let a = HOSTILE.iter().position(|x| *x == "a").unwrap();
-    assert_eq!(db.use_verification_token("a:b", &TokenHash::of(&format!("v{a}"))).await.unwrap(), None);
-    assert!(db.use_verification_token("a", &TokenHash::of(&format!("v{a}"))).await.unwrap().is_some());
+    assert_eq!(
+        db.use_verification_token("a:b", &TokenHash::of(&format!("v{a}")))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        db.use_verification_token("a", &TokenHash::of(&format!("v{a}")))
+            .await
+            .unwrap()
+            .is_some()
+    );
     // Deleting one user's sessions leaves the look-alikes alone.
     assert_eq!(db.delete_user_sessions("a", None).await.unwrap(), 1);
     assert_eq!(db.user_sessions("a:b").await.unwrap().len(), 1);
@@ -167,13 +198,32 @@ async fn session_is_stored_as_documented_with_ttl_at_expiry() {
 
     // The user index: scored by created_at, expiring with the session.
     let index = format!("{}user-sessions:{}", t.prefix, hex("user-1"));
-    let scored: Vec<(String, i64)> = t.raw(redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1).arg("WITHSCORES")).await;
-    assert_eq!(scored, vec![(s.key.as_str().to_owned(), ms(now - Duration::from_secs(5)))]);
+    let scored: Vec<(String, i64)> = t
+        .raw(
+            redis::cmd("ZRANGE")
+                .arg(&index)
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES"),
+        )
+        .await;
+    assert_eq!(
+        scored,
+        vec![(s.key.as_str().to_owned(), ms(now - Duration::from_secs(5)))]
+    );
     let index_at: i64 = t.raw(redis::cmd("PEXPIRETIME").arg(&index)).await;
     assert_eq!(index_at, ms(expires));
     // The expiry index: scored by expires.
     let expiry = format!("{}session-expiry", t.prefix);
-    let scored: Vec<(String, i64)> = t.raw(redis::cmd("ZRANGE").arg(&expiry).arg(0).arg(-1).arg("WITHSCORES")).await;
+    let scored: Vec<(String, i64)> = t
+        .raw(
+            redis::cmd("ZRANGE")
+                .arg(&expiry)
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES"),
+        )
+        .await;
     assert_eq!(scored, vec![(s.key.as_str().to_owned(), ms(expires))]);
 
     // Absent optional fields stay absent (None, not "").
@@ -181,22 +231,29 @@ async fn session_is_stored_as_documented_with_ttl_at_expiry() {
     bare.user_agent = None;
     bare.ip = Some(String::new());
     db.create_session(&bare).await.unwrap();
-    let fields: HashMap<String, String> =
-        t.raw(redis::cmd("HGETALL").arg(format!("{}session:{}", t.prefix, bare.key.as_str()))).await;
+    let fields: HashMap<String, String> = t
+        .raw(redis::cmd("HGETALL").arg(format!("{}session:{}", t.prefix, bare.key.as_str())))
+        .await;
     assert!(!fields.contains_key("user_agent"));
     assert_eq!(fields.get("ip").map(String::as_str), Some(""));
     assert_eq!(db.session(&bare.key).await.unwrap(), Some(bare));
 
     // Touch moves the TTL, the expiry score and the index TTL together.
     let later = now + Duration::from_secs(7200);
-    let touched = db.touch_session(&s.key, later, now + Duration::from_secs(1)).await.unwrap().unwrap();
+    let touched = db
+        .touch_session(&s.key, later, now + Duration::from_secs(1))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(touched.expires, later);
     assert_eq!(touched.last_used_at, now + Duration::from_secs(1));
     let at: i64 = t.raw(redis::cmd("PEXPIRETIME").arg(&key)).await;
     assert_eq!(at, ms(later));
     let index_at: i64 = t.raw(redis::cmd("PEXPIRETIME").arg(&index)).await;
     assert_eq!(index_at, ms(later));
-    let score: i64 = t.raw(redis::cmd("ZSCORE").arg(&expiry).arg(s.key.as_str())).await;
+    let score: i64 = t
+        .raw(redis::cmd("ZSCORE").arg(&expiry).arg(s.key.as_str()))
+        .await;
     assert_eq!(score, ms(later));
 
     // Delete returns the row and removes it from both indexes.
@@ -204,9 +261,13 @@ async fn session_is_stored_as_documented_with_ttl_at_expiry() {
     assert_eq!(gone.expires, later);
     let exists: i64 = t.raw(redis::cmd("EXISTS").arg(&key)).await;
     assert_eq!(exists, 0);
-    let in_index: Option<f64> = t.raw(redis::cmd("ZSCORE").arg(&index).arg(s.key.as_str())).await;
+    let in_index: Option<f64> = t
+        .raw(redis::cmd("ZSCORE").arg(&index).arg(s.key.as_str()))
+        .await;
     assert_eq!(in_index, None);
-    let in_expiry: Option<f64> = t.raw(redis::cmd("ZSCORE").arg(&expiry).arg(s.key.as_str())).await;
+    let in_expiry: Option<f64> = t
+        .raw(redis::cmd("ZSCORE").arg(&expiry).arg(s.key.as_str()))
+        .await;
     assert_eq!(in_expiry, None);
 }
 
@@ -229,7 +290,10 @@ async fn verification_token_is_stored_hashed_with_ttl() {
     );
     let value: String = t.raw(redis::cmd("GET").arg(&key)).await;
     let json: serde_json::Value = serde_json::from_str(&value).unwrap();
-    assert_eq!(json, serde_json::json!({"identifier": "Someone@Example.com", "expires": ms(expires)}));
+    assert_eq!(
+        json,
+        serde_json::json!({"identifier": "Someone@Example.com", "expires": ms(expires)})
+    );
     assert!(!value.contains("raw-token"));
     let at: i64 = t.raw(redis::cmd("PEXPIRETIME").arg(&key)).await;
     assert_eq!(at, ms(expires));
@@ -241,11 +305,31 @@ async fn verification_token_is_stored_hashed_with_ttl() {
     assert!(matches!(e, AdapterError::Conflict(_)), "{e:?}");
 
     // Lookups are exact: another case of the identifier is another identifier.
-    assert_eq!(db.use_verification_token("someone@example.com", &vt.token).await.unwrap(), None);
+    assert_eq!(
+        db.use_verification_token("someone@example.com", &vt.token)
+            .await
+            .unwrap(),
+        None
+    );
     // Right identifier, wrong token: None, and the real one still works, once.
-    assert_eq!(db.use_verification_token(&vt.identifier, &TokenHash::of("guess")).await.unwrap(), None);
-    assert_eq!(db.use_verification_token(&vt.identifier, &vt.token).await.unwrap(), Some(vt.clone()));
-    assert_eq!(db.use_verification_token(&vt.identifier, &vt.token).await.unwrap(), None);
+    assert_eq!(
+        db.use_verification_token(&vt.identifier, &TokenHash::of("guess"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        db.use_verification_token(&vt.identifier, &vt.token)
+            .await
+            .unwrap(),
+        Some(vt.clone())
+    );
+    assert_eq!(
+        db.use_verification_token(&vt.identifier, &vt.token)
+            .await
+            .unwrap(),
+        None
+    );
     let exists: i64 = t.raw(redis::cmd("EXISTS").arg(&key)).await;
     assert_eq!(exists, 0);
 }
@@ -287,7 +371,12 @@ async fn expired_session_reads_none_and_is_not_resurrected() {
     let now = now_ms();
     let s = session("short", "user-exp", now, now + Duration::from_millis(400));
     db.create_session(&s).await.unwrap();
-    let live = session("live", "user-exp", now + Duration::from_millis(1), now + Duration::from_secs(600));
+    let live = session(
+        "live",
+        "user-exp",
+        now + Duration::from_millis(1),
+        now + Duration::from_secs(600),
+    );
     db.create_session(&live).await.unwrap();
     assert_eq!(db.session(&s.key).await.unwrap(), Some(s.clone()));
 
@@ -295,20 +384,26 @@ async fn expired_session_reads_none_and_is_not_resurrected() {
     // Past PEXPIREAT the key is gone for every command, lazily, without waiting for the
     // background expiry cycle.
     assert_eq!(db.session(&s.key).await.unwrap(), None);
-    let raw: HashMap<String, String> =
-        t.raw(redis::cmd("HGETALL").arg(format!("{}session:{}", t.prefix, s.key.as_str()))).await;
+    let raw: HashMap<String, String> = t
+        .raw(redis::cmd("HGETALL").arg(format!("{}session:{}", t.prefix, s.key.as_str())))
+        .await;
     assert!(raw.is_empty());
     // Touch does not bring it back.
     let later = OffsetDateTime::now_utc() + Duration::from_secs(600);
     assert_eq!(db.touch_session(&s.key, later, now).await.unwrap(), None);
-    let exists: i64 = t.raw(redis::cmd("EXISTS").arg(format!("{}session:{}", t.prefix, s.key.as_str()))).await;
+    let exists: i64 = t
+        .raw(redis::cmd("EXISTS").arg(format!("{}session:{}", t.prefix, s.key.as_str())))
+        .await;
     assert_eq!(exists, 0);
     assert_eq!(db.delete_session(&s.key).await.unwrap(), None);
     // Listing skips it and prunes the index entry left behind.
     let index = format!("{}user-sessions:{}", t.prefix, hex("user-exp"));
     let before: i64 = t.raw(redis::cmd("ZCARD").arg(&index)).await;
     assert_eq!(before, 2);
-    assert_eq!(db.user_sessions("user-exp").await.unwrap(), vec![live.clone()]);
+    assert_eq!(
+        db.user_sessions("user-exp").await.unwrap(),
+        vec![live.clone()]
+    );
     let after: Vec<String> = t.raw(redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1)).await;
     assert_eq!(after, vec![live.key.as_str().to_owned()]);
 }
@@ -321,7 +416,12 @@ async fn touch_after_delete_returns_none_and_writes_nothing() {
     let s = session("del", "u", now, now + Duration::from_secs(60));
     db.create_session(&s).await.unwrap();
     assert!(db.delete_session(&s.key).await.unwrap().is_some());
-    assert_eq!(db.touch_session(&s.key, now + Duration::from_secs(600), now).await.unwrap(), None);
+    assert_eq!(
+        db.touch_session(&s.key, now + Duration::from_secs(600), now)
+            .await
+            .unwrap(),
+        None
+    );
     // Nothing is left but the (empty-able) expiry index, which the delete emptied.
     let keys = t.keys().await;
     assert!(keys.is_empty(), "{keys:?}");
@@ -332,7 +432,12 @@ async fn already_expired_rows_are_accepted_but_not_kept_without_grace() {
     let t = redis_or_skip!("already_expired_rows_are_accepted_but_not_kept_without_grace");
     let db = &t.adapter;
     let now = now_ms();
-    let s = session("past", "u", now - Duration::from_secs(7200), now - Duration::from_secs(3600));
+    let s = session(
+        "past",
+        "u",
+        now - Duration::from_secs(7200),
+        now - Duration::from_secs(3600),
+    );
     db.create_session(&s).await.unwrap();
     assert_eq!(db.session(&s.key).await.unwrap(), None);
     let vt = VerificationToken {
@@ -341,23 +446,39 @@ async fn already_expired_rows_are_accepted_but_not_kept_without_grace() {
         expires: now - Duration::from_secs(1),
     };
     db.create_verification_token(&vt).await.unwrap();
-    assert_eq!(db.use_verification_token(&vt.identifier, &vt.token).await.unwrap(), None);
+    assert_eq!(
+        db.use_verification_token(&vt.identifier, &vt.token)
+            .await
+            .unwrap(),
+        None
+    );
     assert!(t.keys().await.is_empty());
 }
 
 #[tokio::test]
 async fn grace_keeps_expired_rows_until_swept() {
     let t = redis_or_skip!("grace_keeps_expired_rows_until_swept");
-    let db = t.adapter.clone().with_expiry_grace(Duration::from_secs(3600));
+    let db = t
+        .adapter
+        .clone()
+        .with_expiry_grace(Duration::from_secs(3600));
     let now = now_ms();
-    let expired = session("old", "g", now - Duration::from_secs(60), now - Duration::from_secs(1));
+    let expired = session(
+        "old",
+        "g",
+        now - Duration::from_secs(60),
+        now - Duration::from_secs(1),
+    );
     let boundary = session("edge", "g", now - Duration::from_secs(30), now);
     let live = session("new", "g", now, now + Duration::from_secs(60));
     for s in [&expired, &boundary, &live] {
         db.create_session(s).await.unwrap();
     }
     // Expired rows are returned like any other while within the grace.
-    assert_eq!(db.session(&expired.key).await.unwrap(), Some(expired.clone()));
+    assert_eq!(
+        db.session(&expired.key).await.unwrap(),
+        Some(expired.clone())
+    );
     assert_eq!(
         db.user_sessions("g").await.unwrap(),
         vec![expired.clone(), boundary.clone(), live.clone()]
@@ -379,20 +500,38 @@ async fn grace_keeps_expired_rows_until_swept() {
         expires: now - Duration::from_secs(5),
     };
     db.create_verification_token(&vt).await.unwrap();
-    assert_eq!(db.use_verification_token(&vt.identifier, &vt.token).await.unwrap(), Some(vt));
+    assert_eq!(
+        db.use_verification_token(&vt.identifier, &vt.token)
+            .await
+            .unwrap(),
+        Some(vt)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sweep_handles_more_than_one_batch() {
     let t = redis_or_skip!("sweep_handles_more_than_one_batch");
-    let db = Arc::new(t.adapter.clone().with_expiry_grace(Duration::from_secs(3600)));
+    let db = Arc::new(
+        t.adapter
+            .clone()
+            .with_expiry_grace(Duration::from_secs(3600)),
+    );
     let now = now_ms();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..1_203u64 {
         let db = db.clone();
         tasks.spawn(async move {
-            let expires = if i % 3 == 0 { now + Duration::from_secs(60) } else { now - Duration::from_millis(i) };
-            let s = session(&format!("bulk-{i}"), &format!("user-{}", i % 7), now - Duration::from_secs(1), expires);
+            let expires = if i % 3 == 0 {
+                now + Duration::from_secs(60)
+            } else {
+                now - Duration::from_millis(i)
+            };
+            let s = session(
+                &format!("bulk-{i}"),
+                &format!("user-{}", i % 7),
+                now - Duration::from_secs(1),
+                expires,
+            );
             db.create_session(&s).await
         });
     }
@@ -400,7 +539,9 @@ async fn sweep_handles_more_than_one_batch() {
         r.unwrap().unwrap();
     }
     assert_eq!(db.delete_expired_sessions(now).await.unwrap(), 802);
-    let expiry: i64 = t.raw(redis::cmd("ZCARD").arg(format!("{}session-expiry", t.prefix))).await;
+    let expiry: i64 = t
+        .raw(redis::cmd("ZCARD").arg(format!("{}session-expiry", t.prefix)))
+        .await;
     assert_eq!(expiry, 401);
     let mut left = 0;
     for u in 0..7 {
@@ -417,14 +558,33 @@ async fn delete_user_sessions_keeps_one_and_counts() {
     let exp = now + Duration::from_secs(600);
     let keep = session("k", "multi", now, exp);
     for (i, tok) in ["k", "x", "y", "z"].iter().enumerate() {
-        db.create_session(&session(tok, "multi", now + Duration::from_millis(i as u64), exp)).await.unwrap();
+        db.create_session(&session(
+            tok,
+            "multi",
+            now + Duration::from_millis(i as u64),
+            exp,
+        ))
+        .await
+        .unwrap();
     }
     let other = session("o", "other", now, exp);
     db.create_session(&other).await.unwrap();
-    assert_eq!(db.delete_user_sessions("multi", Some(&keep.key)).await.unwrap(), 3);
+    assert_eq!(
+        db.delete_user_sessions("multi", Some(&keep.key))
+            .await
+            .unwrap(),
+        3
+    );
     assert_eq!(db.user_sessions("multi").await.unwrap(), vec![keep.clone()]);
     assert_eq!(db.session(&other.key).await.unwrap(), Some(other));
-    let expiry: Vec<String> = t.raw(redis::cmd("ZRANGE").arg(format!("{}session-expiry", t.prefix)).arg(0).arg(-1)).await;
+    let expiry: Vec<String> = t
+        .raw(
+            redis::cmd("ZRANGE")
+                .arg(format!("{}session-expiry", t.prefix))
+                .arg(0)
+                .arg(-1),
+        )
+        .await;
     assert_eq!(expiry.len(), 2);
     assert_eq!(db.delete_user_sessions("multi", None).await.unwrap(), 1);
     assert_eq!(db.delete_user_sessions("multi", None).await.unwrap(), 0);
@@ -443,19 +603,30 @@ async fn concurrent_touches_never_fail_and_agree_with_the_ttl() {
         let (db, key) = (db.clone(), s.key.clone());
         tasks.spawn(async move {
             let expires = now + Duration::from_secs(3600 + i);
-            db.touch_session(&key, expires, now + Duration::from_millis(i)).await
+            db.touch_session(&key, expires, now + Duration::from_millis(i))
+                .await
         });
     }
     while let Some(r) = tasks.join_next().await {
         assert!(r.unwrap().unwrap().is_some());
     }
     let row = db.session(&s.key).await.unwrap().unwrap();
-    let at: i64 = t.raw(redis::cmd("PEXPIRETIME").arg(format!("{}session:{}", t.prefix, s.key.as_str()))).await;
+    let at: i64 = t
+        .raw(redis::cmd("PEXPIRETIME").arg(format!("{}session:{}", t.prefix, s.key.as_str())))
+        .await;
     assert_eq!(at, ms(row.expires), "the TTL matches the stored expiry");
-    let score: i64 = t.raw(redis::cmd("ZSCORE").arg(format!("{}session-expiry", t.prefix)).arg(s.key.as_str())).await;
+    let score: i64 = t
+        .raw(
+            redis::cmd("ZSCORE")
+                .arg(format!("{}session-expiry", t.prefix))
+                .arg(s.key.as_str()),
+        )
+        .await;
     assert_eq!(score, ms(row.expires));
     // The index lives at least as long as the session.
-    let index_at: i64 = t.raw(redis::cmd("PEXPIRETIME").arg(format!("{}user-sessions:{}", t.prefix, hex("u")))).await;
+    let index_at: i64 = t
+        .raw(redis::cmd("PEXPIRETIME").arg(format!("{}user-sessions:{}", t.prefix, hex("u"))))
+        .await;
     assert!(index_at >= at, "{index_at} < {at}");
 }
 
@@ -469,8 +640,14 @@ async fn not_before_round_trips_to_the_millisecond_without_ttl() {
     assert_eq!(db.not_before("rev").await.unwrap(), Some(first));
     let second = first - Duration::from_secs(10);
     db.set_not_before("rev", second).await.unwrap();
-    assert_eq!(db.not_before("rev").await.unwrap(), Some(second), "replaces, even with an earlier time");
-    let pttl: i64 = t.raw(redis::cmd("PTTL").arg(format!("{}not-before:{}", t.prefix, hex("rev")))).await;
+    assert_eq!(
+        db.not_before("rev").await.unwrap(),
+        Some(second),
+        "replaces, even with an earlier time"
+    );
+    let pttl: i64 = t
+        .raw(redis::cmd("PTTL").arg(format!("{}not-before:{}", t.prefix, hex("rev"))))
+        .await;
     assert_eq!(pttl, -1);
 }
 
@@ -503,11 +680,26 @@ async fn duplicates_and_forged_hashes_are_refused() {
 async fn a_foreign_value_under_the_prefix_is_an_error_not_a_panic() {
     let t = redis_or_skip!("a_foreign_value_under_the_prefix_is_an_error_not_a_panic");
     let h = TokenHash::of("foreign");
-    let () = t.raw(redis::cmd("SET").arg(format!("{}session:{}", t.prefix, h.as_str())).arg("x")).await;
+    let () = t
+        .raw(
+            redis::cmd("SET")
+                .arg(format!("{}session:{}", t.prefix, h.as_str()))
+                .arg("x"),
+        )
+        .await;
     let e = t.adapter.session(&h).await.unwrap_err();
     assert!(matches!(e, AdapterError::Other(_)), "{e:?}");
     let () = t
-        .raw(redis::cmd("HSET").arg(format!("{}session:{}", t.prefix, TokenHash::of("half").as_str())).arg("user_id").arg("u"))
+        .raw(
+            redis::cmd("HSET")
+                .arg(format!(
+                    "{}session:{}",
+                    t.prefix,
+                    TokenHash::of("half").as_str()
+                ))
+                .arg("user_id")
+                .arg("u"),
+        )
         .await;
     let e = t.adapter.session(&TokenHash::of("half")).await.unwrap_err();
     assert!(matches!(e, AdapterError::Other(_)), "{e:?}");
@@ -524,9 +716,16 @@ async fn refused_connection_is_unavailable_quickly() {
     let started = Instant::now();
     let e = RedisAdapter::connect(&url).await.unwrap_err();
     assert!(e.is_unavailable(), "{e:?}");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     let source = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<redis::RedisError>());
-    assert!(source.is_some_and(redis::RedisError::is_connection_refusal), "{source:?}");
+    assert!(
+        source.is_some_and(redis::RedisError::is_connection_refusal),
+        "{source:?}"
+    );
 
     // Lazy: the adapter builds, and each call fails fast.
     let db = RedisAdapter::connect_lazy(&url).unwrap();
@@ -534,7 +733,11 @@ async fn refused_connection_is_unavailable_quickly() {
         let started = Instant::now();
         let e = db.session(&TokenHash::of("x")).await.unwrap_err();
         assert!(e.is_unavailable(), "{e:?}");
-        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }
 
@@ -557,11 +760,16 @@ async fn a_server_that_never_answers_is_unavailable_within_the_deadline() {
     let took = started.elapsed();
     assert!(took < Duration::from_millis(3_500), "{took:?}");
 
-    let db = RedisAdapter::connect_lazy(&url).unwrap().with_timeout(Duration::from_secs(1));
+    let db = RedisAdapter::connect_lazy(&url)
+        .unwrap()
+        .with_timeout(Duration::from_secs(1));
     let started = Instant::now();
     let e = db.not_before("u").await.unwrap_err();
     assert!(e.is_unavailable(), "{e:?}");
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(900) && took < Duration::from_millis(1_500), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(1_500),
+        "{took:?}"
+    );
     hold.abort();
 }

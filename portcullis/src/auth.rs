@@ -10,12 +10,17 @@ use time::OffsetDateTime;
 use url::Url;
 
 use crate::action;
+use crate::action::database;
+use crate::adapter::{AdapterError, TokenHash};
+use crate::callbacks::SessionOutcome;
+use crate::config::SessionStrategy;
 use crate::callbacks::{SessionFailure, SessionRead};
 use crate::config::AuthConfig;
 use crate::cookie::{RequestCookies, SessionCookie};
 use crate::csrf::Csrf;
 use crate::jwt::MAX_TOKEN_LEN;
 use crate::request::{
+    ClientIp,
     Ctx, Rejection, allowed_methods, parse_body, parse_path, parse_query, resolve_origin,
 };
 use crate::response::{bad_request, plain_json};
@@ -66,6 +71,101 @@ pub enum SessionError {
     /// The origin cannot be determined (no `AUTH_URL`, host not trusted): fail closed.
     #[error("portcullis is misconfigured: no trusted origin (set AUTH_URL or AUTH_TRUST_HOST)")]
     Configuration,
+    /// The session store (or the revocation store) cannot be reached: answer 503.
+    #[error("the session store is unavailable")]
+    Unavailable,
+}
+
+/// A session found for a request: whose, which row (database strategy), and what the
+/// callbacks made of it.
+pub(crate) struct Resolved {
+    pub(crate) user_id: String,
+    /// The database session's key; `None` with the JWT strategy.
+    pub(crate) key: Option<TokenHash>,
+    pub(crate) outcome: SessionOutcome,
+}
+
+/// The session of a request, read on the server: cookie → token or row → callbacks. No
+/// cookie is written (a database session's expiry may still slide forward).
+pub(crate) async fn resolve_session(
+    cfg: &AuthConfig,
+    headers: &HeaderMap,
+) -> Result<Option<Resolved>, SessionError> {
+    let origin = resolve_origin(cfg, headers).map_err(|_| SessionError::Configuration)?;
+    let secure = cfg.secure_override.unwrap_or(origin.scheme() == "https");
+    let cookies = RequestCookies::parse(
+        headers.get_all(header::COOKIE).iter().map(HeaderValue::as_bytes),
+    );
+    let name = &cfg.names(secure).session_token;
+    let now = OffsetDateTime::now_utc();
+    let unavailable = |e: &AdapterError| {
+        if e.is_unavailable() {
+            tracing::warn!(target: "portcullis", error = %e, "session store unavailable");
+            Err(SessionError::Unavailable)
+        } else {
+            tracing::error!(target: "portcullis", error = %e, "[auth][error] SessionTokenError");
+            Ok(None)
+        }
+    };
+    let read = |claims, expires, not_before| SessionRead {
+        claims,
+        now: now.unix_timestamp(),
+        max_age: cfg.max_age,
+        expires,
+        is_update: false,
+        update: None,
+        not_before,
+    };
+    let (user_id, key, outcome) = match cfg.strategy {
+        SessionStrategy::Database => {
+            let Some(token) = database::token_from_cookies(&cookies, name) else {
+                return Ok(None);
+            };
+            let (row, user, _) = match database::lookup(cfg, &token, now).await {
+                Ok(Some(found)) => found,
+                Ok(None) => return Ok(None),
+                Err(e) => return unavailable(&e),
+            };
+            let outcome = cfg
+                .callbacks
+                .read_database_session(&user, read(&[], iso_millis(row.expires), None))
+                .await;
+            (user.id, Some(row.key), outcome)
+        }
+        SessionStrategy::Jwt => {
+            let SessionCookie::Present(token) = cookies.session_token(name, MAX_TOKEN_LEN) else {
+                return Ok(None);
+            };
+            let Ok(claims) = cfg.codec(secure).decode(&token) else {
+                return Ok(None);
+            };
+            let Some(user_id) = crate::action::session::subject(&claims) else {
+                return Ok(None);
+            };
+            let not_before = match cfg.stores.not_before(&user_id).await {
+                Ok(v) => v,
+                Err(e) => return unavailable(&e),
+            };
+            let expires = iso_millis(now + time::Duration::seconds(cfg.max_age));
+            let outcome = cfg
+                .callbacks
+                .read_session(read(&claims, expires, not_before))
+                .await;
+            (user_id, None, outcome)
+        }
+    };
+    match outcome {
+        Ok(outcome) => Ok(Some(Resolved {
+            user_id,
+            key,
+            outcome,
+        })),
+        Err(SessionFailure::Callback(e)) => {
+            tracing::error!(target: "portcullis", error = %e, "[auth][error] JWTSessionError");
+            Ok(None)
+        }
+        Err(SessionFailure::Token(_) | SessionFailure::Ended) => Ok(None),
+    }
 }
 
 impl Auth {
@@ -172,6 +272,7 @@ impl Auth {
             callback_cookie_stale,
             now: OffsetDateTime::now_utc(),
             request_url,
+            client_ip: parts.extensions.get::<ClientIp>().map(|c| c.0),
         };
         action::run(ctx).await
     }
@@ -182,40 +283,20 @@ impl Auth {
     /// session JSON otherwise.
     ///
     /// # Errors
-    /// [`SessionError::Configuration`] when no trusted origin can be determined: the caller
-    /// must fail closed (never treat this as signed in).
+    /// [`SessionError::Configuration`] when no trusted origin can be determined, and
+    /// [`SessionError::Unavailable`] when the session or revocation store cannot be reached:
+    /// the caller must fail closed (never treat either as signed in, nor as signed out).
     pub async fn session<T: DeserializeOwned + Send + 'static>(
         &self,
         headers: &HeaderMap,
     ) -> Result<Option<T>, SessionError> {
-        let secure = self.secure_for(headers)?;
-        let Some(claims) = self.decode_cookie(headers, secure) else {
+        let Some(resolved) = resolve_session(&self.config, headers).await? else {
             return Ok(None);
         };
-        let now = OffsetDateTime::now_utc();
-        let expires = now + time::Duration::seconds(self.config.max_age);
-        let read = SessionRead {
-            claims: &claims,
-            now: now.unix_timestamp(),
-            max_age: self.config.max_age,
-            expires: iso_millis(expires),
-            is_update: false,
-            update: None,
-            not_before: None,
-        };
-        match self.config.callbacks.read_session(read).await {
-            Ok(outcome) => {
-                let typed: Box<dyn Any + Send> = outcome.typed;
-                match typed.downcast::<T>() {
-                    Ok(t) => Ok(Some(*t)),
-                    Err(_) => Ok(serde_json::from_slice(&outcome.body).ok()),
-                }
-            }
-            Err(SessionFailure::Callback(e)) => {
-                tracing::error!(target: "portcullis", error = %e, "[auth][error] JWTSessionError");
-                Ok(None)
-            }
-            Err(SessionFailure::Token(_) | SessionFailure::Ended) => Ok(None),
+        let typed: Box<dyn Any + Send> = resolved.outcome.typed;
+        match typed.downcast::<T>() {
+            Ok(t) => Ok(Some(*t)),
+            Err(_) => Ok(serde_json::from_slice(&resolved.outcome.body).ok()),
         }
     }
 

@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use url::Url;
 
+use crate::adapter::AdapterUser;
 use crate::error::{CallbackError, Error};
 use crate::session::Session;
 use crate::token::{Token, TokenError};
@@ -82,11 +83,20 @@ pub struct JwtParams<'a, X, C> {
 /// The arguments of [`Callbacks::session`].
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct SessionParams<'a, C> {
+pub struct SessionParams<'a, X, C> {
     /// The default session (`user: {name, email, image}`, `expires`).
     pub session: Session,
-    /// The token, after the `jwt` callback.
+    /// JWT strategy: the token, after the `jwt` callback. Database strategy: a token built
+    /// from the stored user (`sub`, `name`, `email`, `picture`, default claims) — the `jwt`
+    /// callback does not run there, as in Auth.js; read the user instead.
     pub token: &'a Token<C>,
+    /// Database strategy: the stored user, with the application's fields.
+    pub user: Option<&'a User<X>>,
+    /// [`Trigger::Update`] on `POST /session`.
+    pub trigger: Option<Trigger>,
+    /// Database strategy, on update: the `data` the client sent (untrusted). With the JWT
+    /// strategy the update data goes to the `jwt` callback instead.
+    pub new_session: Option<Value>,
 }
 
 /// The application's callbacks and the types of its session data.
@@ -127,7 +137,7 @@ pub struct SessionParams<'a, C> {
 ///         Ok(Some(token))
 ///     }
 ///
-///     async fn session(&self, p: SessionParams<'_, Claims>) -> Result<Session<Exposed>, CallbackError> {
+///     async fn session(&self, p: SessionParams<'_, UserFields, Claims>) -> Result<Session<Exposed>, CallbackError> {
 ///         let c = &p.token.claims;
 ///         Ok(p.session.with_user_fields(Exposed {
 ///             id: c.id.clone().unwrap_or_default(),
@@ -178,7 +188,7 @@ pub trait Callbacks: Send + Sync + 'static {
     /// Builds the session JSON from the token. An error ends the session.
     async fn session(
         &self,
-        params: SessionParams<'_, Self::Claims>,
+        params: SessionParams<'_, Self::UserFields, Self::Claims>,
     ) -> Result<Self::Session, CallbackError>;
 }
 
@@ -192,7 +202,10 @@ impl Callbacks for DefaultCallbacks {
     type Claims = NoFields;
     type Session = Session;
 
-    async fn session(&self, params: SessionParams<'_, NoFields>) -> Result<Session, CallbackError> {
+    async fn session(
+        &self,
+        params: SessionParams<'_, NoFields, NoFields>,
+    ) -> Result<Session, CallbackError> {
         Ok(params.session)
     }
 }
@@ -206,22 +219,57 @@ pub(crate) struct AnyUser {
     pub(crate) name: Option<String>,
     pub(crate) email: Option<String>,
     pub(crate) image: Option<String>,
+    /// The application's fields as JSON, for storing the user.
+    pub(crate) fields: Map<String, Value>,
     typed: Box<dyn Any + Send + Sync>,
 }
 
 impl AnyUser {
-    pub(crate) fn new<X: Send + Sync + 'static>(mut user: User<X>) -> Self {
+    pub(crate) fn new<X: Serialize + Send + Sync + 'static>(mut user: User<X>) -> Self {
         if user.id.is_empty() {
             user.id = crate::secret::random_uuid();
+        }
+        let mut fields = match serde_json::to_value(&user.fields) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        for k in ["id", "name", "email", "image"] {
+            fields.remove(k);
         }
         Self {
             id: user.id.clone(),
             name: user.name.clone(),
             email: user.email.clone(),
             image: user.image.clone(),
+            fields,
             typed: Box::new(user),
         }
     }
+
+    /// The user as a store row (for a first database sign-in).
+    pub(crate) fn to_adapter_user(&self) -> AdapterUser {
+        AdapterUser {
+            id: self.id.clone(),
+            email: self.email.clone(),
+            email_verified: None,
+            name: self.name.clone(),
+            image: self.image.clone(),
+            fields: self.fields.clone(),
+        }
+    }
+}
+
+/// The typed user of a stored row: its fields with `id`, `name`, `email`, `image` on top.
+fn typed_user<X: DeserializeOwned>(row: &AdapterUser) -> Result<User<X>, serde_json::Error> {
+    let mut map = row.fields.clone();
+    map.insert("id".into(), Value::String(row.id.clone()));
+    for (k, v) in [("name", &row.name), ("email", &row.email), ("image", &row.image)] {
+        match v {
+            Some(v) => map.insert(k.into(), Value::String(v.clone())),
+            None => map.remove(k),
+        };
+    }
+    serde_json::from_value(Value::Object(map))
 }
 
 /// What a session read produced.
@@ -264,6 +312,13 @@ pub(crate) trait DynCallbacks: Send + Sync {
     ) -> Result<Option<Vec<u8>>, Error>;
 
     async fn read_session(&self, read: SessionRead<'_>) -> Result<SessionOutcome, SessionFailure>;
+
+    /// A database-strategy session read: no token, the stored user instead.
+    async fn read_database_session(
+        &self,
+        user: &AdapterUser,
+        read: SessionRead<'_>,
+    ) -> Result<SessionOutcome, SessionFailure>;
 }
 
 /// The inputs of one session read.
@@ -354,6 +409,14 @@ impl<T: Callbacks> DynCallbacks for Erased<T> {
             .map_err(|e| Error::SessionToken(e.to_string()))
     }
 
+    async fn read_database_session(
+        &self,
+        user: &AdapterUser,
+        read: SessionRead<'_>,
+    ) -> Result<SessionOutcome, SessionFailure> {
+        self.database_session(user, read).await
+    }
+
     async fn read_session(&self, read: SessionRead<'_>) -> Result<SessionOutcome, SessionFailure> {
         let token: Token<T::Claims> = serde_json::from_slice(read.claims)
             .map_err(|_| SessionFailure::Token(TokenError::InvalidClaims))?;
@@ -389,6 +452,9 @@ impl<T: Callbacks> DynCallbacks for Erased<T> {
         let fut = self.0.session(SessionParams {
             session: default,
             token: &token,
+            user: None,
+            trigger,
+            new_session: None,
         });
         let session = match catch_unwind(fut).await {
             Ok(Ok(s)) => s,
@@ -401,6 +467,53 @@ impl<T: Callbacks> DynCallbacks for Erased<T> {
             .map_err(|e| SessionFailure::Callback(Error::SessionToken(e.to_string())))?;
         Ok(SessionOutcome {
             claims,
+            body,
+            typed: Box::new(session),
+        })
+    }
+}
+
+impl<T: Callbacks> Erased<T> {
+    async fn database_session(
+        &self,
+        row: &AdapterUser,
+        read: SessionRead<'_>,
+    ) -> Result<SessionOutcome, SessionFailure> {
+        let user: User<T::UserFields> = typed_user(row).map_err(|e| {
+            SessionFailure::Callback(callback_error(
+                "session",
+                CallbackError::from_source("the stored user does not match Callbacks::UserFields", e),
+            ))
+        })?;
+        let token = Token::new(
+            row.id.clone(),
+            row.name.clone(),
+            row.email.clone(),
+            row.image.clone(),
+            T::Claims::default(),
+        );
+        let default = Session::default_for(
+            row.name.clone(),
+            row.email.clone(),
+            row.image.clone(),
+            read.expires,
+        );
+        let fut = self.0.session(SessionParams {
+            session: default,
+            token: &token,
+            user: Some(&user),
+            trigger: read.is_update.then_some(Trigger::Update),
+            new_session: read.update,
+        });
+        let session = match catch_unwind(fut).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(SessionFailure::Callback(callback_error("session", e))),
+            Err(()) => return Err(SessionFailure::Callback(panicked("session"))),
+        };
+        let body = serde_json::to_vec(&session)
+            .map_err(|e| SessionFailure::Callback(Error::SessionToken(e.to_string())))?;
+        Ok(SessionOutcome {
+            claims: Vec::new(),
             body,
             typed: Box::new(session),
         })

@@ -181,9 +181,19 @@ pub enum Error {
     /// The action exists but not with this provider or method.
     #[error("unsupported action: {0}")]
     UnknownAction(&'static str),
-    /// A session token could not be created (serialisation of the application's claims).
+    /// A session token could not be created (serialisation of the application's claims,
+    /// or a token larger than a session cookie can carry).
     #[error("session token error: {0}")]
     SessionToken(String),
+    /// A store call failed. Likely cause: the database or Redis is down or misconfigured.
+    #[error("adapter call `{call}` failed: {source}")]
+    Adapter {
+        /// The adapter method.
+        call: &'static str,
+        /// The adapter's error.
+        #[source]
+        source: crate::adapter::AdapterError,
+    },
 }
 
 impl Error {
@@ -197,7 +207,8 @@ impl Error {
             | Self::InvalidProvider(_)
             | Self::UntrustedHost
             | Self::UnknownAction(_)
-            | Self::SessionToken(_) => ErrorCode::Configuration,
+            | Self::SessionToken(_)
+            | Self::Adapter { .. } => ErrorCode::Configuration,
         }
     }
 
@@ -212,6 +223,7 @@ impl Error {
             Self::UntrustedHost => "UntrustedHost",
             Self::UnknownAction(_) => "UnknownAction",
             Self::SessionToken(_) => "JWTSessionError",
+            Self::Adapter { .. } => "AdapterError",
         }
     }
 }

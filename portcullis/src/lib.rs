@@ -88,6 +88,7 @@ mod csrf;
 mod error;
 mod events;
 pub mod jwt;
+mod manage;
 mod provider;
 mod request;
 mod response;
@@ -110,7 +111,9 @@ pub use crate::config::{
 pub use crate::cookie::{CookieNames, MAX_REQUEST_COOKIES, MAX_SESSION_CHUNKS};
 pub use crate::error::{CallbackError, ConfigError, Error, ErrorCode};
 pub use crate::events::{Events, SessionEvent, SignInEvent, SignOutEvent};
+pub use crate::request::ClientIp;
 pub use crate::provider::{AuthorizeError, AuthorizeRequest, CredentialField, Credentials};
+pub use crate::manage::{ManageError, SessionInfo};
 pub use crate::secret::Secret;
 pub use crate::session::{Session, SessionUser};
 pub use crate::token::{CLOCK_TOLERANCE_SECS, Token, TokenError};

@@ -28,6 +28,8 @@ pub(crate) enum Action {
     WebauthnOptions,
     /// next-auth v4's client log endpoint.
     Log,
+    /// Session management (beyond Auth.js).
+    Sessions,
 }
 
 impl Action {
@@ -43,6 +45,7 @@ impl Action {
             Self::Error => "error",
             Self::WebauthnOptions => "webauthn-options",
             Self::Log => "_log",
+            Self::Sessions => "sessions",
         }
     }
 
@@ -58,6 +61,7 @@ impl Action {
             "error" => Self::Error,
             "webauthn-options" => Self::WebauthnOptions,
             "_log" => Self::Log,
+            "sessions" => Self::Sessions,
             _ => return None,
         })
     }
@@ -112,6 +116,12 @@ pub(crate) fn parse_path<'a>(
             }
             Some(p)
         }
+        Some(op)
+            if action == Action::Sessions
+                && matches!(op, "revoke" | "revoke-others" | "revoke-all") =>
+        {
+            Some(op)
+        }
         Some(_) => return Some(Err(Rejection::BadRequest)),
     };
     Some(Ok((action, provider)))
@@ -122,7 +132,8 @@ pub(crate) fn allowed_methods(action: Action, has_provider: bool) -> &'static st
     match (action, has_provider) {
         (Action::Csrf | Action::Providers | Action::Error | Action::VerifyRequest, _)
         | (Action::WebauthnOptions, _) => "GET",
-        (Action::Log, _) => "POST",
+        (Action::Log, _) | (Action::Sessions, true) => "POST",
+        (Action::Sessions, false) => "GET",
         (Action::Signin | Action::Signout | Action::Session, _) | (Action::Callback, _) => {
             "GET, POST"
         }
@@ -189,7 +200,15 @@ pub(crate) struct Ctx<'a> {
     pub(crate) callback_cookie_stale: bool,
     pub(crate) now: OffsetDateTime,
     pub(crate) request_url: Url,
+    /// The client address, when the framework layer supplied one ([`ClientIp`]).
+    pub(crate) client_ip: Option<std::net::IpAddr>,
 }
+
+/// The client's IP address, put in the request extensions by the framework integration
+/// (portcullis-axum does it from `ConnectInfo` when available). Recorded with database
+/// sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
 
 impl Ctx<'_> {
     pub(crate) fn names(&self) -> &CookieNames {

@@ -26,6 +26,8 @@ pub(crate) struct Reply {
     pub(crate) no_cache: bool,
     /// Answer without the CSRF / callback-url cookies (Auth.js v5's error answers carry none).
     pub(crate) bare: bool,
+    /// `Retry-After`, for 503 answers.
+    pub(crate) retry_after: Option<HeaderValue>,
 }
 
 impl Reply {
@@ -36,6 +38,7 @@ impl Reply {
             cookies: Vec::new(),
             no_cache: false,
             bare: false,
+            retry_after: None,
         }
     }
 
@@ -46,6 +49,7 @@ impl Reply {
             cookies: Vec::new(),
             no_cache: true,
             bare: false,
+            retry_after: None,
         }
     }
 
@@ -56,6 +60,7 @@ impl Reply {
             cookies: Vec::new(),
             no_cache: false,
             bare: false,
+            retry_after: None,
         }
     }
 
@@ -142,6 +147,9 @@ pub(crate) fn render(reply: Reply, json_redirect: bool, v4: bool) -> Response<By
             }
         }
     };
+    if let Some(v) = reply.retry_after {
+        headers.insert(header::RETRY_AFTER, v);
+    }
     if reply.no_cache {
         headers.insert(
             header::CACHE_CONTROL,

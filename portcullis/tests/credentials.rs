@@ -649,7 +649,7 @@ impl portcullis::Callbacks for Gate {
 
     async fn session(
         &self,
-        p: portcullis::SessionParams<'_, portcullis::NoFields>,
+        p: portcullis::SessionParams<'_, UserFields, portcullis::NoFields>,
     ) -> Result<portcullis::Session, portcullis::CallbackError> {
         Ok(p.session)
     }

@@ -85,7 +85,7 @@ impl Callbacks for App {
         Ok(Some(token))
     }
 
-    async fn session(&self, p: SessionParams<'_, Claims>) -> Result<AppSession, CallbackError> {
+    async fn session(&self, p: SessionParams<'_, UserFields, Claims>) -> Result<AppSession, CallbackError> {
         let claims = &p.token.claims;
         let id = claims
             .id

@@ -1,6 +1,12 @@
 //! Shared test setup: the Redis URL, a random key prefix per test, and cleanup of that
 //! prefix's keys when the test ends (also when it fails).
-#![allow(dead_code, unreachable_pub)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::time::Duration;
 
@@ -10,7 +16,8 @@ use time::OffsetDateTime;
 
 /// `PORTCULLIS_TEST_REDIS_URL`, default the local server.
 pub fn redis_url() -> String {
-    std::env::var("PORTCULLIS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+    std::env::var("PORTCULLIS_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
 /// Whether a missing Redis fails the test rather than skipping it.
@@ -56,7 +63,12 @@ impl TestRedis {
             .get_multiplexed_async_connection()
             .await
             .expect("raw connection");
-        Some(Self { adapter, raw, prefix, url })
+        Some(Self {
+            adapter,
+            raw,
+            prefix,
+            url,
+        })
     }
 
     /// Every key under this test's prefix (SCAN on the test's own random prefix).
@@ -93,7 +105,9 @@ impl TestRedis {
 impl Drop for TestRedis {
     fn drop(&mut self) {
         // Synchronous, so it also runs after a panic; deletes only this test's keys.
-        let Ok(client) = redis::Client::open(self.url.as_str()) else { return };
+        let Ok(client) = redis::Client::open(self.url.as_str()) else {
+            return;
+        };
         let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_secs(2)) else {
             return;
         };
@@ -124,7 +138,8 @@ impl Drop for TestRedis {
 /// Now, truncated to milliseconds (what the store keeps).
 pub fn now_ms() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
-    now.replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000).expect("valid")
+    now.replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
+        .expect("valid")
 }
 
 /// Milliseconds since the epoch.

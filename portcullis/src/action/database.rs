@@ -11,7 +11,8 @@ use time::{Duration, OffsetDateTime};
 
 use crate::adapter::{AdapterError, AdapterSession, AdapterUser, TokenHash};
 use crate::callbacks::{SessionFailure, SessionRead};
-use crate::cookie::{SessionCookie, SetCookie, clear_session_cookies, session_cookies};
+use crate::config::AuthConfig;
+use crate::cookie::{RequestCookies, SessionCookie, SetCookie, clear_session_cookies, session_cookies};
 use crate::error::Error;
 use crate::events::{SessionEvent, fire};
 use crate::request::Ctx;
@@ -49,8 +50,13 @@ pub(crate) fn store_unavailable() -> Reply {
 }
 
 /// The request's session token, if its cookie has the right shape.
-fn cookie_token(ctx: &Ctx<'_>) -> Option<String> {
-    match ctx.cookies.session_token(&ctx.names().session_token, 128) {
+pub(crate) fn cookie_token(ctx: &Ctx<'_>) -> Option<String> {
+    token_from_cookies(&ctx.cookies, &ctx.names().session_token)
+}
+
+/// The database session token among parsed cookies, if it has the right shape.
+pub(crate) fn token_from_cookies(cookies: &RequestCookies, name: &str) -> Option<String> {
+    match cookies.session_token(name, 128) {
         SessionCookie::Present(t) if is_session_token(&t) => Some(t),
         _ => None,
     }
@@ -69,44 +75,16 @@ pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
     let Some(token) = cookie_token(ctx) else {
         return clear();
     };
-    let key = TokenHash::of(&token);
-    let stores = &ctx.cfg.stores;
-    let (row, user) = match stores.session_and_user(&key).await {
+    let (row, user, expires) = match lookup(ctx.cfg, &token, ctx.now).await {
         Ok(Some(found)) => found,
         Ok(None) => return clear(),
-        Err(e) => return adapter_failure(&e, "session_and_user"),
+        Err(e) => return adapter_failure(&e),
     };
-    let now = ctx.now;
-    if let Some(reason) = ended(ctx, &row, now) {
-        tracing::debug!(target: "portcullis", reason, "database session ended");
-        if let Some(sessions) = &stores.sessions
-            && let Err(e) = sessions.delete_session(&key).await
-        {
-            return adapter_failure(&e, "delete_session");
-        }
-        return clear();
-    }
-    let mut expires = row.expires;
-    let max_age = Duration::seconds(ctx.cfg.max_age);
-    let update_age = Duration::seconds(ctx.cfg.update_age);
-    // Extend only when the session was last extended longer than `update_age` ago.
-    if expires - max_age + update_age <= now {
-        let mut new_expires = now + max_age;
-        if let Some(deadline) = absolute_deadline(ctx, &row) {
-            new_expires = new_expires.min(deadline);
-        }
-        if let Some(sessions) = &stores.sessions {
-            match sessions.touch_session(&key, new_expires, now).await {
-                Ok(Some(updated)) => expires = updated.expires,
-                Ok(None) => return clear(),
-                Err(e) => return adapter_failure(&e, "touch_session"),
-            }
-        }
-    }
     let read = SessionRead {
         claims: &[],
-        now: now.unix_timestamp(),
+        now: ctx.now.unix_timestamp(),
         max_age: ctx.cfg.max_age,
+        // Auth.js shows the row's expiry as it was before this request extended it.
         expires: iso_millis(row.expires),
         is_update,
         update: if is_update { ctx.body.get("data").cloned() } else { None },
@@ -129,31 +107,57 @@ pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
     }
 }
 
-/// Why a stored session is no longer valid, if it is not.
-fn ended(ctx: &Ctx<'_>, row: &AdapterSession, now: OffsetDateTime) -> Option<&'static str> {
-    if row.expires <= now {
-        return Some("expired");
-    }
-    if absolute_deadline(ctx, row).is_some_and(|d| d <= now) {
-        return Some("absolute lifetime reached");
-    }
-    None
-}
-
-fn absolute_deadline(ctx: &Ctx<'_>, row: &AdapterSession) -> Option<OffsetDateTime> {
-    ctx.cfg
+/// Finds a live database session for a cookie token: the row, its user, and its expiry
+/// after sliding extension. An expired row (or one past the absolute lifetime) is deleted
+/// and gives `None`, as does a row whose user is gone.
+///
+/// The expiry is pushed forward only when the session was last extended more than
+/// `update_age` ago, and never beyond the absolute lifetime.
+pub(crate) async fn lookup(
+    cfg: &AuthConfig,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<Option<(AdapterSession, AdapterUser, OffsetDateTime)>, AdapterError> {
+    let stores = &cfg.stores;
+    let Some(sessions) = &stores.sessions else {
+        return Ok(None);
+    };
+    let key = TokenHash::of(token);
+    let Some((row, user)) = stores.session_and_user(&key).await? else {
+        return Ok(None);
+    };
+    let deadline = cfg
         .absolute_max_age
-        .map(|secs| row.created_at + Duration::seconds(secs))
+        .map(|secs| row.created_at + Duration::seconds(secs));
+    if row.expires <= now || deadline.is_some_and(|d| d <= now) {
+        tracing::debug!(target: "portcullis", "database session expired");
+        sessions.delete_session(&key).await?;
+        return Ok(None);
+    }
+    let max_age = Duration::seconds(cfg.max_age);
+    let update_age = Duration::seconds(cfg.update_age);
+    let mut expires = row.expires;
+    if expires - max_age + update_age <= now {
+        let mut new_expires = now + max_age;
+        if let Some(d) = deadline {
+            new_expires = new_expires.min(d);
+        }
+        match sessions.touch_session(&key, new_expires, now).await? {
+            Some(updated) => expires = updated.expires,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some((row, user, expires)))
 }
 
 /// An adapter failure during a session read: 503 for an outage (the cookie kept), the
 /// Auth.js answer (`null`, cookie kept, error logged) otherwise.
-fn adapter_failure(e: &AdapterError, call: &'static str) -> Reply {
+fn adapter_failure(e: &AdapterError) -> Reply {
     if e.is_unavailable() {
-        tracing::warn!(target: "portcullis", call, error = %e, "session store unavailable");
+        tracing::warn!(target: "portcullis", error = %e, "session store unavailable");
         store_unavailable()
     } else {
-        tracing::error!(target: "portcullis", call, error = %e, "[auth][error] SessionTokenError");
+        tracing::error!(target: "portcullis", error = %e, "[auth][error] SessionTokenError");
         store_failure()
     }
 }

@@ -2,6 +2,8 @@
 //! `{url}` answers).
 
 pub(crate) mod csrf;
+pub(crate) mod database;
+pub(crate) mod manage;
 pub(crate) mod pages;
 pub(crate) mod session;
 pub(crate) mod signin;
@@ -38,7 +40,16 @@ async fn dispatch(ctx: &Ctx<'_>) -> Result<Reply, Error> {
     Ok(match ctx.action {
         Action::Csrf => csrf::csrf(ctx),
         Action::Providers => csrf::providers(ctx),
-        Action::Session => session::session(ctx, post).await,
+        Action::Session => match ctx.cfg.strategy {
+            crate::SessionStrategy::Jwt => session::session(ctx, post).await,
+            crate::SessionStrategy::Database => {
+                if post && !ctx.csrf.verify(ctx.body_str("csrfToken")) {
+                    session::csrf_failure(ctx)
+                } else {
+                    database::session(ctx, post).await
+                }
+            }
+        },
         Action::Signin if post => signin::signin(ctx)?,
         Action::Signin => {
             if ctx.provider.is_some() {
@@ -54,6 +65,7 @@ async fn dispatch(ctx: &Ctx<'_>) -> Result<Reply, Error> {
         Action::VerifyRequest => pages::verify_request(ctx),
         Action::WebauthnOptions => return Err(Error::UnknownAction("webauthn-options")),
         Action::Log => Reply::json(StatusCode::OK, b"{}".to_vec()),
+        Action::Sessions => manage::run(ctx, ctx.provider.as_deref()).await,
     })
 }
 
@@ -80,6 +92,15 @@ fn init_cookies(ctx: &Ctx<'_>) -> Vec<SetCookie> {
 /// Logs an error in full and answers with what the client may see: a redirect (or `{url}`)
 /// to the sign-in page for sign-in errors, to the error page otherwise.
 pub(crate) fn error_response(ctx: &Ctx<'_>, error: &Error) -> Response<Bytes> {
+    render(
+        error_reply(ctx, error),
+        ctx.wants_json_redirect(),
+        ctx.cfg.compat == Compat::V4,
+    )
+}
+
+/// The error answer before rendering (logged here).
+pub(crate) fn error_reply(ctx: &Ctx<'_>, error: &Error) -> Reply {
     let code = error.code();
     if code == ErrorCode::Configuration {
         tracing::error!(target: "portcullis", kind = error.kind_name(), error = %error, "[auth][error]");
@@ -138,11 +159,7 @@ pub(crate) fn error_response(ctx: &Ctx<'_>, error: &Error) -> Response<Bytes> {
             ctx.secure,
         ));
     }
-    render(
-        reply,
-        ctx.wants_json_redirect(),
-        ctx.cfg.compat == Compat::V4,
-    )
+    reply
 }
 
 /// The answer to a configuration error found before any action ran (an untrusted host):

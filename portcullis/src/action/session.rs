@@ -19,18 +19,22 @@ pub(crate) fn no_session_body(compat: Compat) -> Vec<u8> {
     }
 }
 
+/// A `POST /session` whose CSRF token is missing or wrong: `400 null` (v5) / `400 {}` (v4).
+pub(crate) fn csrf_failure(ctx: &Ctx<'_>) -> Reply {
+    tracing::warn!(target: "portcullis", action = "session", "[auth][error] MissingCSRF");
+    let reply = Reply::json(StatusCode::BAD_REQUEST, no_session_body(ctx.cfg.compat)).no_cache();
+    // v5 answers a failed update with a bare `400 null`; next-auth v4 still sets the
+    // CSRF and callback-url cookies it would set on any request.
+    match ctx.cfg.compat {
+        Compat::V5 => reply.bare(),
+        Compat::V4 => reply,
+    }
+}
+
 pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
     let empty = || Reply::json(StatusCode::OK, no_session_body(ctx.cfg.compat)).no_cache();
     if is_update && !ctx.csrf.verify(ctx.body_str("csrfToken")) {
-        tracing::warn!(target: "portcullis", action = "session", "[auth][error] MissingCSRF");
-        let reply =
-            Reply::json(StatusCode::BAD_REQUEST, no_session_body(ctx.cfg.compat)).no_cache();
-        // v5 answers a failed update with a bare `400 null`; next-auth v4 still sets the
-        // CSRF and callback-url cookies it would set on any request.
-        return match ctx.cfg.compat {
-            Compat::V5 => reply.bare(),
-            Compat::V4 => reply,
-        };
+        return csrf_failure(ctx);
     }
     let name = &ctx.names().session_token;
     let present = ctx.cookies.session_names(name);
@@ -50,6 +54,22 @@ pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
             return clear();
         }
     };
+    // Revocation: a per-user "not before" time refuses tokens issued earlier. If the store
+    // that holds it is down, the session's validity is unknown: 503, cookie kept.
+    let not_before = match (&ctx.cfg.stores.revocations, subject(&claims)) {
+        (Some(_), Some(user_id)) => match ctx.cfg.stores.not_before(&user_id).await {
+            Ok(v) => v,
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(target: "portcullis", error = %e, "revocation store unavailable");
+                return crate::action::database::store_unavailable();
+            }
+            Err(e) => {
+                tracing::error!(target: "portcullis", error = %e, "[auth][error] SessionTokenError");
+                return empty();
+            }
+        },
+        _ => None,
+    };
     let now = ctx.unix_now();
     let expires_at = ctx.now + Duration::seconds(ctx.cfg.max_age);
     let read = SessionRead {
@@ -63,11 +83,15 @@ pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
         } else {
             None
         },
-        not_before: None,
+        not_before,
     };
     match ctx.cfg.callbacks.read_session(read).await {
         Ok(outcome) => {
             let token = ctx.codec().encode(&outcome.claims);
+            if token.len() > MAX_TOKEN_LEN {
+                tracing::error!(target: "portcullis", bytes = token.len(), "[auth][error] JWTSessionError: the re-issued token is too large for a session cookie");
+                return clear();
+            }
             let cookies = session_cookies(
                 name,
                 &token,

@@ -2,7 +2,10 @@
 
 use time::Duration;
 
-use crate::callbacks::{SignInDecision, Trigger};
+use crate::SessionStrategy;
+use crate::action::database;
+use crate::adapter::AdapterUser;
+use crate::callbacks::{AnyUser, SignInDecision, Trigger};
 use crate::cookie::{SessionCookie, clear_session_cookies, session_cookies};
 use crate::error::Error;
 use crate::events::{SignInEvent, SignOutEvent, fire};
@@ -77,54 +80,103 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
             return Ok(Reply::redirect(url.to_string()));
         }
     }
-    let now = ctx.unix_now();
-    let claims = ctx
-        .cfg
-        .callbacks
-        .sign_in_token(&user, &account, Trigger::SignIn, now, ctx.cfg.max_age)
-        .await?;
     let mut reply = Reply::redirect(ctx.callback_url.to_string());
-    let name = &ctx.names().session_token;
-    let present = ctx.cookies.session_names(name);
-    match claims {
-        Some(claims) => {
-            let token = ctx.codec().encode(&claims);
-            let expires = ctx.now + Duration::seconds(ctx.cfg.max_age);
-            // A fresh token replaces whatever session cookie the browser carried
-            // (SECURITY.md SES-01: no fixation through a planted cookie).
-            reply.cookies =
-                session_cookies(name, &token, expires, ctx.secure, ctx.cfg.compat, &present);
+    let mut is_new_user = false;
+    match ctx.cfg.strategy {
+        SessionStrategy::Database => {
+            // Auth.js refuses credentials with database sessions; portcullis creates a real,
+            // revocable session row (and stores the user on its first sign-in).
+            let (stored, created) = ensure_user(ctx, &user).await?;
+            is_new_user = created;
+            reply.cookies = database::start_session(ctx, &stored).await?;
         }
-        None => reply.cookies = clear_session_cookies(&present, ctx.secure),
+        SessionStrategy::Jwt => {
+            let claims = ctx
+                .cfg
+                .callbacks
+                .sign_in_token(&user, &account, Trigger::SignIn, ctx.unix_now(), ctx.cfg.max_age)
+                .await?;
+            let name = &ctx.names().session_token;
+            let present = ctx.cookies.session_names(name);
+            match claims {
+                Some(claims) => {
+                    let token = ctx.codec().encode(&claims);
+                    if token.len() > MAX_TOKEN_LEN {
+                        return Err(Error::SessionToken(format!(
+                            "the session token is {} bytes, more than the {MAX_TOKEN_LEN} a session cookie may carry: keep less in the jwt callback",
+                            token.len()
+                        )));
+                    }
+                    let expires = ctx.now + Duration::seconds(ctx.cfg.max_age);
+                    // A fresh token replaces whatever session cookie the browser carried
+                    // (SECURITY.md SES-01: no fixation through a planted cookie).
+                    reply.cookies =
+                        session_cookies(name, &token, expires, ctx.secure, ctx.cfg.compat, &present);
+                }
+                None => reply.cookies = clear_session_cookies(&present, ctx.secure),
+            }
+        }
     }
     if let Some(events) = &ctx.cfg.events {
         let event = SignInEvent {
             user_id: user.id.clone(),
             provider: provider.id.clone(),
-            is_new_user: false,
+            is_new_user,
         };
         fire("sign_in", events.sign_in(event)).await;
     }
     Ok(reply)
 }
 
-/// `POST /signout`: clears every session cookie and redirects to the callback URL.
+/// The stored user for a credentials sign-in with database sessions: the existing row, or a
+/// new one made from what `authorize` returned. Returns whether it was created.
+async fn ensure_user(ctx: &Ctx<'_>, user: &AnyUser) -> Result<(AdapterUser, bool), Error> {
+    let users = ctx
+        .cfg
+        .stores
+        .users
+        .as_ref()
+        .ok_or_else(|| Error::SessionToken("no user adapter".into()))?;
+    let adapter = |call| move |source| Error::Adapter { call, source };
+    if let Some(existing) = users.user(&user.id).await.map_err(adapter("user"))? {
+        return Ok((existing, false));
+    }
+    let created = users
+        .create_user(&user.to_adapter_user())
+        .await
+        .map_err(adapter("create_user"))?;
+    Ok((created, true))
+}
+
+/// `POST /signout`: ends the session (deleting the database row) and clears every session
+/// cookie. If the row cannot be deleted, the cookies are still cleared and the client is
+/// sent to the error page (SECURITY.md SES-06): the failure is never reported as success.
 pub(crate) async fn signout(ctx: &Ctx<'_>) -> Result<Reply, Error> {
     if !ctx.csrf.verify(ctx.body_str("csrfToken")) {
         return Err(Error::MissingCsrf { action: "signout" });
     }
     let name = &ctx.names().session_token;
     let present = ctx.cookies.session_names(name);
-    let user_id = match ctx.cookies.session_token(name, MAX_TOKEN_LEN) {
-        SessionCookie::Present(token) => ctx
-            .codec()
-            .decode(&token)
-            .ok()
-            .and_then(|claims| crate::action::session::subject(&claims)),
-        _ => None,
+    let clear = clear_session_cookies(&present, ctx.secure);
+    let user_id = match ctx.cfg.strategy {
+        SessionStrategy::Database => match database::end_session(ctx).await {
+            Ok(user_id) => user_id,
+            Err(e) => {
+                let mut reply = super::error_reply(ctx, &e);
+                reply.cookies.extend(clear);
+                return Ok(reply.bare());
+            }
+        },
+        SessionStrategy::Jwt => match ctx.cookies.session_token(name, MAX_TOKEN_LEN) {
+            SessionCookie::Present(token) => ctx
+                .codec()
+                .decode(&token)
+                .ok()
+                .and_then(|claims| crate::action::session::subject(&claims)),
+            _ => None,
+        },
     };
-    let reply = Reply::redirect(ctx.callback_url.to_string())
-        .with_cookies(clear_session_cookies(&present, ctx.secure));
+    let reply = Reply::redirect(ctx.callback_url.to_string()).with_cookies(clear);
     if let Some(events) = &ctx.cfg.events
         && !present.is_empty()
     {

@@ -90,7 +90,7 @@ pub struct Credentials<X = crate::user::NoFields> {
     authorize: Arc<AuthorizeFn<X>>,
 }
 
-impl<X: Send + Sync + 'static> Credentials<X> {
+impl<X: serde::Serialize + Send + Sync + 'static> Credentials<X> {
     /// A provider with id `credentials`, name `Credentials`, and the given `authorize`.
     pub fn new<F, Fut>(authorize: F) -> Self
     where
@@ -165,7 +165,7 @@ pub(crate) trait DynAuthorize: Send + Sync {
 struct Typed<X>(Arc<AuthorizeFn<X>>);
 
 #[async_trait]
-impl<X: Send + Sync + 'static> DynAuthorize for Typed<X> {
+impl<X: serde::Serialize + Send + Sync + 'static> DynAuthorize for Typed<X> {
     async fn authorize(
         &self,
         form: Map<String, Value>,

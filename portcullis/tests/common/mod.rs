@@ -129,7 +129,7 @@ impl Callbacks for App {
         Ok(Some(token))
     }
 
-    async fn session(&self, p: SessionParams<'_, Claims>) -> Result<AppSession, CallbackError> {
+    async fn session(&self, p: SessionParams<'_, UserFields, Claims>) -> Result<AppSession, CallbackError> {
         match self.mode {
             ReadMode::SessionErrors => return Err(CallbackError::new(SECRET_MESSAGE)),
             ReadMode::SessionPanics => panic!("{SECRET_MESSAGE}"),
