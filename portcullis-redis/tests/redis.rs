@@ -163,6 +163,22 @@ async fn keys_never_contain_raw_input_and_never_collide() {
     assert_eq!(db.delete_user_sessions("a", None).await.unwrap(), 1);
     assert_eq!(db.user_sessions("a:b").await.unwrap().len(), 1);
     assert_eq!(db.user_sessions("b").await.unwrap().len(), 1);
+
+    // The scripts rebuild the index name from the stored user id in Lua: it must be the
+    // same name, byte for byte (multi-byte UTF-8, CR, LF, braces), or the index would leak.
+    for (i, id) in HOSTILE.iter().enumerate() {
+        let key = TokenHash::of(&format!("s{i}"));
+        let index = format!("{}user-sessions:{}", t.prefix, hex(id));
+        if *id != "a" {
+            let later = now + Duration::from_secs(7200);
+            db.touch_session(&key, later, now).await.unwrap().unwrap();
+            let index_at: i64 = t.raw(redis::cmd("PEXPIRETIME").arg(&index)).await;
+            assert_eq!(index_at, ms(later), "{id:?}");
+            assert!(db.delete_session(&key).await.unwrap().is_some());
+        }
+        let exists: i64 = t.raw(redis::cmd("EXISTS").arg(&index)).await;
+        assert_eq!(exists, 0, "{id:?}: the index entry was not removed");
+    }
 }
 
 #[tokio::test]

@@ -152,6 +152,13 @@ async fn crd_04_huge_and_long_passwords() {
     assert_eq!(res.location(), Some(SIGNIN_ERROR));
     let res = sign_in(&h, &jar, &token, &long, "wonderland", &[]).await;
     assert_eq!(res.location(), Some(SIGNIN_ERROR));
+    // Over the 1024-byte field cap: refused like wrong credentials, authorize never called.
+    assert_eq!(h.calls(), 0, "authorize never saw a 10,000-byte field");
+    // At the cap, authorize runs (and a 1024-byte password is simply wrong here).
+    let at_cap = "p".repeat(portcullis::DEFAULT_MAX_FIELD_LEN);
+    let res = sign_in(&h, &jar, &token, "alice", &at_cap, &[]).await;
+    assert_eq!(res.location(), Some(SIGNIN_ERROR));
+    assert_eq!(h.calls(), 1);
 }
 
 #[tokio::test]

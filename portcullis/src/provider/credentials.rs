@@ -87,8 +87,13 @@ pub struct Credentials<X = crate::user::NoFields> {
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) fields: Vec<CredentialField>,
+    max_field_len: usize,
     authorize: Arc<AuthorizeFn<X>>,
 }
+
+/// The default cap on each submitted field, in bytes (passwords of at least 64 characters
+/// must be accepted — ASVS 6.2.9 — and 1024 bytes leaves room for any passphrase).
+pub const DEFAULT_MAX_FIELD_LEN: usize = 1024;
 
 impl<X: serde::Serialize + Send + Sync + 'static> Credentials<X> {
     /// A provider with id `credentials`, name `Credentials`, and the given `authorize`.
@@ -101,6 +106,7 @@ impl<X: serde::Serialize + Send + Sync + 'static> Credentials<X> {
             id: "credentials".to_owned(),
             name: "Credentials".to_owned(),
             fields: Vec::new(),
+            max_field_len: DEFAULT_MAX_FIELD_LEN,
             authorize: Arc::new(move |form, req| Box::pin(authorize(form, req))),
         }
     }
@@ -132,13 +138,24 @@ impl<X: serde::Serialize + Send + Sync + 'static> Credentials<X> {
         self
     }
 
+    /// The longest value accepted for any submitted field, in bytes (default
+    /// [`DEFAULT_MAX_FIELD_LEN`]). Longer input fails as wrong credentials would, without
+    /// calling `authorize`.
+    pub fn max_field_len(mut self, bytes: usize) -> Self {
+        self.max_field_len = bytes;
+        self
+    }
+
     /// The provider id.
     pub fn provider_id(&self) -> &str {
         &self.id
     }
 
     pub(crate) fn into_dyn(self) -> (String, String, Vec<CredentialField>, Arc<dyn DynAuthorize>) {
-        let authorize: Arc<dyn DynAuthorize> = Arc::new(Typed(self.authorize));
+        let authorize: Arc<dyn DynAuthorize> = Arc::new(Typed {
+            authorize: self.authorize,
+            max_field_len: self.max_field_len,
+        });
         (self.id, self.name, self.fields, authorize)
     }
 }
@@ -162,7 +179,13 @@ pub(crate) trait DynAuthorize: Send + Sync {
     ) -> Result<Option<AnyUser>, AuthorizeError>;
 }
 
-struct Typed<X>(Arc<AuthorizeFn<X>>);
+struct Typed<X> {
+    authorize: Arc<AuthorizeFn<X>>,
+    max_field_len: usize,
+}
+
+/// Fields Auth.js adds to every credentials form; they are bounded elsewhere.
+const PROTOCOL_FIELDS: &[&str] = &["csrfToken", "callbackUrl", "json", "redirect"];
 
 #[async_trait]
 impl<X: serde::Serialize + Send + Sync + 'static> DynAuthorize for Typed<X> {
@@ -171,7 +194,20 @@ impl<X: serde::Serialize + Send + Sync + 'static> DynAuthorize for Typed<X> {
         form: Map<String, Value>,
         request: AuthorizeRequest,
     ) -> Result<Option<AnyUser>, AuthorizeError> {
-        match crate::callbacks::catch_unwind((self.0)(form, request)).await {
+        // An over-long field is a failed sign-in before any work is done (no password hash
+        // of a megabyte; SECURITY.md CRD-04), with the same answer as wrong credentials.
+        let too_long = form.iter().any(|(k, v)| {
+            !PROTOCOL_FIELDS.contains(&k.as_str())
+                && match v {
+                    Value::String(s) => s.len() > self.max_field_len,
+                    Value::Null | Value::Bool(_) | Value::Number(_) => false,
+                    other => other.to_string().len() > self.max_field_len,
+                }
+        });
+        if too_long {
+            return Ok(None);
+        }
+        match crate::callbacks::catch_unwind((self.authorize)(form, request)).await {
             Ok(r) => r.map(|u| u.map(AnyUser::new)),
             Err(()) => Err(AuthorizeError::Failed(CallbackError::new(
                 "authorize panicked",

@@ -3,7 +3,9 @@
 
 mod credentials;
 
-pub use credentials::{AuthorizeError, AuthorizeRequest, CredentialField, Credentials};
+pub use credentials::{
+    AuthorizeError, AuthorizeRequest, CredentialField, Credentials, DEFAULT_MAX_FIELD_LEN,
+};
 
 pub(crate) use credentials::DynAuthorize;
 
