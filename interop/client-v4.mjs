@@ -2,9 +2,10 @@
 // Drives the official next-auth 4.24.15 browser client (`next-auth/react`, installed as the
 // alias next-auth-v4) against a running NextAuth v4-compatible server.
 //
-//   node client-v4.mjs --base http://127.0.0.1:PORT/api/auth [--example] [--secret S]
+//   node client-v4.mjs --base http://127.0.0.1:PORT/api/auth [--example] [--database] [--secret S]
 //
 // --example  also check the example app's /api/protected and /api/token routes
+// --database the server keeps database sessions (the cookie is an opaque 64-hex token)
 // --secret   the server's secret: also verify the csrf hash and decrypt the session cookie
 //            with next-auth v4's jwt decode (no salt)
 

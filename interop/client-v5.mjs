@@ -2,9 +2,10 @@
 // Drives the official next-auth 5.0.0-beta.32 browser client (`next-auth/react`) against a
 // running Auth.js-compatible server.
 //
-//   node client-v5.mjs --base http://127.0.0.1:PORT/api/auth [--example] [--secret S]
+//   node client-v5.mjs --base http://127.0.0.1:PORT/api/auth [--example] [--database] [--secret S]
 //
 // --example  also check the example app's /api/protected and /api/token routes
+// --database the server keeps database sessions (the cookie is an opaque 64-hex token)
 // --secret   the server's AUTH_SECRET: also verify the csrf hash and decrypt the session
 //            cookie with @auth/core (salt = cookie name)
 // AUTH_BASE / AUTH_EXAMPLE=1 / AUTH_SECRET_FOR_CLIENT work as env alternatives.

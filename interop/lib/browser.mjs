@@ -17,6 +17,7 @@ export function parseClientArgs(argv = process.argv.slice(2)) {
     options: {
       base: { type: "string" },
       example: { type: "boolean", default: false },
+      database: { type: "boolean", default: false },
       secret: { type: "string" },
       // node:test passes its own flags through when run via `node --test`; ignore unknowns.
     },
@@ -24,13 +25,15 @@ export function parseClientArgs(argv = process.argv.slice(2)) {
   });
   const base = (values.base ?? process.env.AUTH_BASE ?? "").replace(/\/$/, "");
   if (!/^https?:\/\/[^/]+\/.+/.test(base)) {
-    console.error("usage: node client-vN.mjs --base http://127.0.0.1:PORT/api/auth [--example] [--secret S]");
+    console.error("usage: node client-vN.mjs --base http://127.0.0.1:PORT/api/auth [--example] [--database] [--secret S]");
     console.error("       (or set AUTH_BASE); --secret lets the client also decrypt the session cookie");
     process.exit(2);
   }
   return {
     base,
     example: values.example === true || process.env.AUTH_EXAMPLE === "1",
+    // The server keeps database sessions: the cookie is an opaque token, not a JWE.
+    database: values.database === true,
     secret: values.secret ?? process.env.AUTH_SECRET_FOR_CLIENT ?? undefined,
   };
 }

@@ -157,6 +157,13 @@ pub trait Harness: Send + Sync + 'static {
     fn session_and_user_joins(&self) -> bool {
         false
     }
+    /// Whether the store drops rows on its own once `expires` has passed (Redis TTLs). The
+    /// contract allows it: such a store may answer `None` for an expired session or token
+    /// where others return the row. The cases that store already-expired rows then accept
+    /// the row being gone — but only gone in the raw store too, never half-there.
+    fn expires_rows_natively(&self) -> bool {
+        false
+    }
 
     /// The user row with this id.
     async fn raw_user(&self, id: &str) -> RawResult<Option<RawUser>> {

@@ -40,7 +40,9 @@
 //!    database, a key prefix) and clean it up in [`Harness::teardown`], which runs even when
 //!    the case fails.
 //! 3. Return `true` from [`Harness::session_and_user_joins`] if your `session_and_user`
-//!    returns the user (SQL stores should: one round trip).
+//!    returns the user (SQL stores should: one round trip), and from
+//!    [`Harness::expires_rows_natively`] if your store drops rows by itself at `expires`
+//!    (Redis TTLs): the four cases that store already-expired rows then accept them gone.
 //! 4. Call the macros from a test file, as above.
 //!
 //! What each contract sentence means, and the case that checks it:
@@ -67,7 +69,7 @@
 //! | `create_verification_token` stores the row; the pair is unique | the same identifier may hold several tokens | [`create_verification_token_stores_row`](cases::create_verification_token_stores_row) |
 //! | `use_verification_token` deletes and returns the matching row atomically, once | a single `DELETE … WHERE identifier = ? AND token = ? RETURNING`; 20 concurrent calls → one `Some` | [`use_verification_token_once`](cases::use_verification_token_once), [`use_verification_token_concurrent_single_use`](cases::use_verification_token_concurrent_single_use) |
 //! | a right identifier with a wrong token (or the reverse) is `None` and leaves the row | no partial match consumes the row | [`use_verification_token_wrong_identifier`](cases::use_verification_token_wrong_identifier), [`use_verification_token_wrong_token`](cases::use_verification_token_wrong_token) |
-//! | expired rows are returned like any other | no expiry filtering | [`use_verification_token_returns_expired`](cases::use_verification_token_returns_expired) |
+//! | expired rows are returned like any other (or already gone with native expiry) | no expiry filtering | [`use_verification_token_returns_expired`](cases::use_verification_token_returns_expired) |
 //! | `not_before`: `None` if never set; `set_not_before` replaces the earlier value | per user | [`set_not_before_replaces`](cases::set_not_before_replaces) |
 //! | (not in the contract yet) a revocation for an unknown user | stored, or `NotFound` — never `Ok` and then forgotten | [`set_not_before_unknown_user_is_never_silent`](cases::set_not_before_unknown_user_is_never_silent) |
 //!

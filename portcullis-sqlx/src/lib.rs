@@ -160,10 +160,18 @@ fn class_of(e: &sqlx::Error) -> Class {
             } else if db.is_foreign_key_violation() {
                 Class::ForeignKey
             } else if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-                if pg_code_is_unavailable(pg.code()) { Class::Unavailable } else { Class::Other }
+                if pg_code_is_unavailable(pg.code()) {
+                    Class::Unavailable
+                } else {
+                    Class::Other
+                }
             } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
                 let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
-                if sqlite_code_is_unavailable(code) { Class::Unavailable } else { Class::Other }
+                if sqlite_code_is_unavailable(code) {
+                    Class::Unavailable
+                } else {
+                    Class::Other
+                }
             } else {
                 Class::Other
             }
@@ -181,7 +189,9 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
 /// disk full, out of memory), 57 operator intervention (admin/crash shutdown, cannot connect
 /// now, query canceled by `statement_timeout`), 58 system error (I/O).
 fn pg_code_is_unavailable(code: &str) -> bool {
-    ["08", "53", "57", "58"].iter().any(|class| code.starts_with(class))
+    ["08", "53", "57", "58"]
+        .iter()
+        .any(|class| code.starts_with(class))
 }
 
 /// SQLite result codes (extended codes carry the primary code in their low byte) that mean
@@ -225,11 +235,18 @@ struct Malformed {
 }
 
 fn malformed(column: &'static str, reason: impl std::fmt::Display) -> AdapterError {
-    AdapterError::other(Malformed { column, reason: reason.to_string() })
+    AdapterError::other(Malformed {
+        column,
+        reason: reason.to_string(),
+    })
 }
 
-fn token_hash(column: &'static str, hex: &str) -> Result<portcullis::adapter::TokenHash, AdapterError> {
-    portcullis::adapter::TokenHash::from_stored(hex).ok_or_else(|| malformed(column, "not 64 lowercase hex"))
+fn token_hash(
+    column: &'static str,
+    hex: &str,
+) -> Result<portcullis::adapter::TokenHash, AdapterError> {
+    portcullis::adapter::TokenHash::from_stored(hex)
+        .ok_or_else(|| malformed(column, "not 64 lowercase hex"))
 }
 
 fn account_type_to_str(kind: portcullis::AccountType) -> Result<String, AdapterError> {
@@ -237,13 +254,17 @@ fn account_type_to_str(kind: portcullis::AccountType) -> Result<String, AdapterE
     // type's own serde form so a new variant needs no change here.
     match serde_json::to_value(kind) {
         Ok(serde_json::Value::String(s)) => Ok(s),
-        Ok(other) => Err(malformed("type", format!("account type serialised as {other}"))),
+        Ok(other) => Err(malformed(
+            "type",
+            format!("account type serialised as {other}"),
+        )),
         Err(e) => Err(AdapterError::other(e)),
     }
 }
 
 fn account_type_from_str(s: &str) -> Result<portcullis::AccountType, AdapterError> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|e| malformed("type", e))
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|e| malformed("type", e))
 }
 
 /// Runs `delete_expired_sessions(now)` on a [`tokio`] task every `every` (the first sweep
@@ -269,10 +290,16 @@ pub fn spawn_sweeper<S: SessionAdapter + ?Sized>(store: Arc<S>, every: Duration)
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match store.delete_expired_sessions(OffsetDateTime::now_utc()).await {
+            match store
+                .delete_expired_sessions(OffsetDateTime::now_utc())
+                .await
+            {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(removed = n, "expired sessions swept"),
-                Err(e) => tracing::warn!(error = &e as &dyn std::error::Error, "sweeping expired sessions failed"),
+                Err(e) => tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "sweeping expired sessions failed"
+                ),
             }
         }
     });
@@ -312,21 +339,35 @@ mod tests {
     #[test]
     fn outages_are_unavailable() {
         use std::io::{Error as IoError, ErrorKind};
-        for kind in [ErrorKind::ConnectionRefused, ErrorKind::ConnectionReset, ErrorKind::UnexpectedEof, ErrorKind::BrokenPipe] {
+        for kind in [
+            ErrorKind::ConnectionRefused,
+            ErrorKind::ConnectionReset,
+            ErrorKind::UnexpectedEof,
+            ErrorKind::BrokenPipe,
+        ] {
             let e = adapter_error(sqlx::Error::Io(IoError::from(kind)), "x");
             assert!(e.is_unavailable(), "{kind:?}");
             // The driver error is the source, not a copy.
-            let source = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<sqlx::Error>());
+            let source =
+                std::error::Error::source(&e).and_then(|s| s.downcast_ref::<sqlx::Error>());
             assert!(matches!(source, Some(sqlx::Error::Io(_))));
         }
-        for e in [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed, sqlx::Error::WorkerCrashed] {
+        for e in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::WorkerCrashed,
+        ] {
             assert!(adapter_error(e, "x").is_unavailable());
         }
     }
 
     #[test]
     fn logical_errors_are_other() {
-        for e in [sqlx::Error::RowNotFound, sqlx::Error::Protocol("bad".into()), sqlx::Error::ColumnNotFound("c".into())] {
+        for e in [
+            sqlx::Error::RowNotFound,
+            sqlx::Error::Protocol("bad".into()),
+            sqlx::Error::ColumnNotFound("c".into()),
+        ] {
             let e = adapter_error(e, "x");
             assert!(matches!(e, AdapterError::Other(_)), "{e:?}");
         }
@@ -334,10 +375,15 @@ mod tests {
 
     #[test]
     fn postgres_codes() {
-        for code in ["08000", "08006", "08001", "57P01", "57P02", "57P03", "57014", "53300", "53100", "58030"] {
+        for code in [
+            "08000", "08006", "08001", "57P01", "57P02", "57P03", "57014", "53300", "53100",
+            "58030",
+        ] {
             assert!(pg_code_is_unavailable(code), "{code}");
         }
-        for code in ["23505", "23503", "22021", "42P01", "40001", "40P01", "XX000", ""] {
+        for code in [
+            "23505", "23503", "22021", "42P01", "40001", "40P01", "XX000", "",
+        ] {
             assert!(!pg_code_is_unavailable(code), "{code}");
         }
     }

@@ -91,7 +91,10 @@ impl PostgresAdapter {
     /// As [`connect`](Self::connect).
     pub async fn connect_with(options: PgPoolOptions, url: &str) -> Result<Self, Error> {
         let connect: sqlx::postgres::PgConnectOptions = url.parse().map_err(Error::Options)?;
-        let pool = options.connect_with(connect).await.map_err(Error::Connect)?;
+        let pool = options
+            .connect_with(connect)
+            .await
+            .map_err(Error::Connect)?;
         let this = Self { pool };
         this.migrate().await?;
         Ok(this)
@@ -109,7 +112,10 @@ impl PostgresAdapter {
     /// # Errors
     /// [`Error::Migrate`].
     pub async fn migrate(&self) -> Result<(), Error> {
-        sqlx::migrate!("./migrations/postgres").run(&self.pool).await.map_err(Error::Migrate)
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await
+            .map_err(Error::Migrate)
     }
 
     /// The pool.
@@ -225,7 +231,11 @@ where
     user_from_row(&row)
 }
 
-async fn insert_account<'e, E>(db: E, account: &AdapterAccount, user_id: &str) -> Result<(), AdapterError>
+async fn insert_account<'e, E>(
+    db: E,
+    account: &AdapterAccount,
+    user_id: &str,
+) -> Result<(), AdapterError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Postgres>,
 {
@@ -258,25 +268,33 @@ impl UserAdapter for PostgresAdapter {
     }
 
     async fn user(&self, id: &str) -> Result<Option<AdapterUser>, AdapterError> {
-        sqlx::query(concat!("SELECT ", user_cols!(), " FROM users u WHERE u.id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| adapter_error(e, ""))?
-            .as_ref()
-            .map(user_from_row)
-            .transpose()
+        sqlx::query(concat!(
+            "SELECT ",
+            user_cols!(),
+            " FROM users u WHERE u.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| adapter_error(e, ""))?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<AdapterUser>, AdapterError> {
-        sqlx::query(concat!("SELECT ", user_cols!(), " FROM users u WHERE u.email = $1"))
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| adapter_error(e, ""))?
-            .as_ref()
-            .map(user_from_row)
-            .transpose()
+        sqlx::query(concat!(
+            "SELECT ",
+            user_cols!(),
+            " FROM users u WHERE u.email = $1"
+        ))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| adapter_error(e, ""))?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
     }
 
     async fn user_by_account(
@@ -300,7 +318,11 @@ impl UserAdapter for PostgresAdapter {
         .transpose()
     }
 
-    async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<AdapterUser, AdapterError> {
+    async fn update_user(
+        &self,
+        id: &str,
+        update: &UserUpdate,
+    ) -> Result<AdapterUser, AdapterError> {
         // One statement: each column is replaced only when its flag is set.
         let row = sqlx::query(concat!(
             "UPDATE users AS u SET \
@@ -360,7 +382,11 @@ impl UserAdapter for PostgresAdapter {
         Ok(stored)
     }
 
-    async fn unlink_account(&self, provider: &str, provider_account_id: &str) -> Result<(), AdapterError> {
+    async fn unlink_account(
+        &self,
+        provider: &str,
+        provider_account_id: &str,
+    ) -> Result<(), AdapterError> {
         sqlx::query("DELETE FROM accounts WHERE provider = $1 AND provider_account_id = $2")
             .bind(provider)
             .bind(provider_account_id)
@@ -407,14 +433,18 @@ impl SessionAdapter for PostgresAdapter {
     }
 
     async fn session(&self, key: &TokenHash) -> Result<Option<AdapterSession>, AdapterError> {
-        sqlx::query(concat!("SELECT ", session_cols!(), " FROM sessions s WHERE s.key = $1"))
-            .bind(key.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| adapter_error(e, ""))?
-            .as_ref()
-            .map(session_from_row)
-            .transpose()
+        sqlx::query(concat!(
+            "SELECT ",
+            session_cols!(),
+            " FROM sessions s WHERE s.key = $1"
+        ))
+        .bind(key.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| adapter_error(e, ""))?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
     }
 
     async fn session_and_user(
@@ -435,7 +465,10 @@ impl SessionAdapter for PostgresAdapter {
         let Some(row) = row else { return Ok(None) };
         let session = session_from_row(&row)?;
         let has_user: Option<String> = get(&row, "u_id")?;
-        let user = has_user.is_some().then(|| user_from_row(&row)).transpose()?;
+        let user = has_user
+            .is_some()
+            .then(|| user_from_row(&row))
+            .transpose()?;
         Ok(Some((session, user)))
     }
 
@@ -460,15 +493,21 @@ impl SessionAdapter for PostgresAdapter {
         .transpose()
     }
 
-    async fn delete_session(&self, key: &TokenHash) -> Result<Option<AdapterSession>, AdapterError> {
-        sqlx::query(concat!("DELETE FROM sessions AS s WHERE s.key = $1 RETURNING ", session_cols!()))
-            .bind(key.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| adapter_error(e, ""))?
-            .as_ref()
-            .map(session_from_row)
-            .transpose()
+    async fn delete_session(
+        &self,
+        key: &TokenHash,
+    ) -> Result<Option<AdapterSession>, AdapterError> {
+        sqlx::query(concat!(
+            "DELETE FROM sessions AS s WHERE s.key = $1 RETURNING ",
+            session_cols!()
+        ))
+        .bind(key.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| adapter_error(e, ""))?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
     }
 
     async fn user_sessions(&self, user_id: &str) -> Result<Vec<AdapterSession>, AdapterError> {
@@ -486,13 +525,19 @@ impl SessionAdapter for PostgresAdapter {
         .collect()
     }
 
-    async fn delete_user_sessions(&self, user_id: &str, keep: Option<&TokenHash>) -> Result<u64, AdapterError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND ($2::text IS NULL OR key <> $2)")
-            .bind(user_id)
-            .bind(keep.map(TokenHash::as_str))
-            .execute(&self.pool)
-            .await
-            .map_err(|e| adapter_error(e, ""))?;
+    async fn delete_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&TokenHash>,
+    ) -> Result<u64, AdapterError> {
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE user_id = $1 AND ($2::text IS NULL OR key <> $2)",
+        )
+        .bind(user_id)
+        .bind(keep.map(TokenHash::as_str))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| adapter_error(e, ""))?;
         Ok(done.rows_affected())
     }
 
@@ -508,14 +553,19 @@ impl SessionAdapter for PostgresAdapter {
 
 #[async_trait]
 impl VerificationTokenAdapter for PostgresAdapter {
-    async fn create_verification_token(&self, token: &VerificationToken) -> Result<(), AdapterError> {
-        sqlx::query("INSERT INTO verification_tokens (identifier, token_hash, expires) VALUES ($1, $2, $3)")
-            .bind(&token.identifier)
-            .bind(token.token.as_str())
-            .bind(token.expires)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| adapter_error(e, "the verification token exists"))?;
+    async fn create_verification_token(
+        &self,
+        token: &VerificationToken,
+    ) -> Result<(), AdapterError> {
+        sqlx::query(
+            "INSERT INTO verification_tokens (identifier, token_hash, expires) VALUES ($1, $2, $3)",
+        )
+        .bind(&token.identifier)
+        .bind(token.token.as_str())
+        .bind(token.expires)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| adapter_error(e, "the verification token exists"))?;
         Ok(())
     }
 
@@ -548,11 +598,12 @@ impl VerificationTokenAdapter for PostgresAdapter {
 #[async_trait]
 impl RevocationAdapter for PostgresAdapter {
     async fn not_before(&self, user_id: &str) -> Result<Option<OffsetDateTime>, AdapterError> {
-        let at: Option<Option<OffsetDateTime>> = sqlx::query_scalar("SELECT not_before FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| adapter_error(e, ""))?;
+        let at: Option<Option<OffsetDateTime>> =
+            sqlx::query_scalar("SELECT not_before FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| adapter_error(e, ""))?;
         Ok(at.flatten())
     }
 

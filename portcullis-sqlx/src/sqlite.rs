@@ -128,7 +128,10 @@ impl SqliteAdapter {
             && !dir.as_os_str().is_empty()
             && !dir.is_dir()
         {
-            std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir { path: dir.to_path_buf(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -137,14 +140,21 @@ impl SqliteAdapter {
             .await
             .map_err(Error::Connect)?;
         // The writer creates the file and switches it to WAL before any reader opens it.
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await.map_err(Error::Migrate)?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&writer)
+            .await
+            .map_err(Error::Migrate)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(readers.max(1))
             .acquire_timeout(Self::ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await
             .map_err(Error::Connect)?;
-        Ok(Self { writer, reader, options })
+        Ok(Self {
+            writer,
+            reader,
+            options,
+        })
     }
 
     /// A private in-memory database, for tests and examples: gone when the last clone of
@@ -186,8 +196,15 @@ impl SqliteAdapter {
             .connect_with(options.clone())
             .await
             .map_err(Error::Connect)?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(Error::Migrate)?;
-        Ok(Self { writer: pool.clone(), reader: pool, options })
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(Error::Migrate)?;
+        Ok(Self {
+            writer: pool.clone(),
+            reader: pool,
+            options,
+        })
     }
 
     /// The options every connection of this adapter was opened with (to open another
@@ -216,7 +233,10 @@ impl SqliteAdapter {
     /// # Errors
     /// [`Error::Migrate`].
     pub async fn migrate(&self) -> Result<(), Error> {
-        sqlx::migrate!("./migrations/sqlite").run(&self.writer).await.map_err(Error::Migrate)
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.writer)
+            .await
+            .map_err(Error::Migrate)
     }
 
     /// Closes every connection; later calls fail with [`AdapterError::Unavailable`].
@@ -242,10 +262,14 @@ fn to_ms(t: OffsetDateTime) -> i64 {
 }
 
 fn from_ms(column: &'static str, ms: i64) -> Result<OffsetDateTime, AdapterError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).map_err(|e| malformed(column, e))
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|e| malformed(column, e))
 }
 
-fn opt_from_ms(column: &'static str, ms: Option<i64>) -> Result<Option<OffsetDateTime>, AdapterError> {
+fn opt_from_ms(
+    column: &'static str,
+    ms: Option<i64>,
+) -> Result<Option<OffsetDateTime>, AdapterError> {
     ms.map(|v| from_ms(column, v)).transpose()
 }
 
@@ -364,7 +388,11 @@ where
     user_from_row(&row)
 }
 
-async fn insert_account<'e, E>(db: E, account: &AdapterAccount, user_id: &str) -> Result<(), AdapterError>
+async fn insert_account<'e, E>(
+    db: E,
+    account: &AdapterAccount,
+    user_id: &str,
+) -> Result<(), AdapterError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
 {
@@ -397,25 +425,33 @@ impl UserAdapter for SqliteAdapter {
     }
 
     async fn user(&self, id: &str) -> Result<Option<AdapterUser>, AdapterError> {
-        sqlx::query(concat!("SELECT ", user_cols!(), " FROM users u WHERE u.id = ?1"))
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(|e| adapter_error(e, ""))?
-            .as_ref()
-            .map(user_from_row)
-            .transpose()
+        sqlx::query(concat!(
+            "SELECT ",
+            user_cols!(),
+            " FROM users u WHERE u.id = ?1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(|e| adapter_error(e, ""))?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<AdapterUser>, AdapterError> {
-        sqlx::query(concat!("SELECT ", user_cols!(), " FROM users u WHERE u.email = ?1"))
-            .bind(email)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(|e| adapter_error(e, ""))?
-            .as_ref()
-            .map(user_from_row)
-            .transpose()
+        sqlx::query(concat!(
+            "SELECT ",
+            user_cols!(),
+            " FROM users u WHERE u.email = ?1"
+        ))
+        .bind(email)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(|e| adapter_error(e, ""))?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
     }
 
     async fn user_by_account(
@@ -439,7 +475,11 @@ impl UserAdapter for SqliteAdapter {
         .transpose()
     }
 
-    async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<AdapterUser, AdapterError> {
+    async fn update_user(
+        &self,
+        id: &str,
+        update: &UserUpdate,
+    ) -> Result<AdapterUser, AdapterError> {
         // One statement: each column is replaced only when its flag is set.
         let fields = update.fields.as_ref().map(fields_to_text).transpose()?;
         let row = sqlx::query(concat!(
@@ -504,7 +544,11 @@ impl UserAdapter for SqliteAdapter {
         Ok(stored)
     }
 
-    async fn unlink_account(&self, provider: &str, provider_account_id: &str) -> Result<(), AdapterError> {
+    async fn unlink_account(
+        &self,
+        provider: &str,
+        provider_account_id: &str,
+    ) -> Result<(), AdapterError> {
         sqlx::query("DELETE FROM accounts WHERE provider = ?1 AND provider_account_id = ?2")
             .bind(provider)
             .bind(provider_account_id)
@@ -551,14 +595,18 @@ impl SessionAdapter for SqliteAdapter {
     }
 
     async fn session(&self, key: &TokenHash) -> Result<Option<AdapterSession>, AdapterError> {
-        sqlx::query(concat!("SELECT ", session_cols!(), " FROM sessions s WHERE s.key = ?1"))
-            .bind(key.as_str())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(|e| adapter_error(e, ""))?
-            .as_ref()
-            .map(session_from_row)
-            .transpose()
+        sqlx::query(concat!(
+            "SELECT ",
+            session_cols!(),
+            " FROM sessions s WHERE s.key = ?1"
+        ))
+        .bind(key.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(|e| adapter_error(e, ""))?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
     }
 
     async fn session_and_user(
@@ -579,7 +627,10 @@ impl SessionAdapter for SqliteAdapter {
         let Some(row) = row else { return Ok(None) };
         let session = session_from_row(&row)?;
         let has_user: Option<String> = get(&row, "u_id")?;
-        let user = has_user.is_some().then(|| user_from_row(&row)).transpose()?;
+        let user = has_user
+            .is_some()
+            .then(|| user_from_row(&row))
+            .transpose()?;
         Ok(Some((session, user)))
     }
 
@@ -604,15 +655,21 @@ impl SessionAdapter for SqliteAdapter {
         .transpose()
     }
 
-    async fn delete_session(&self, key: &TokenHash) -> Result<Option<AdapterSession>, AdapterError> {
-        sqlx::query(concat!("DELETE FROM sessions WHERE key = ?1 RETURNING ", session_ret!()))
-            .bind(key.as_str())
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(|e| adapter_error(e, ""))?
-            .as_ref()
-            .map(session_from_row)
-            .transpose()
+    async fn delete_session(
+        &self,
+        key: &TokenHash,
+    ) -> Result<Option<AdapterSession>, AdapterError> {
+        sqlx::query(concat!(
+            "DELETE FROM sessions WHERE key = ?1 RETURNING ",
+            session_ret!()
+        ))
+        .bind(key.as_str())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(|e| adapter_error(e, ""))?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
     }
 
     async fn user_sessions(&self, user_id: &str) -> Result<Vec<AdapterSession>, AdapterError> {
@@ -630,13 +687,18 @@ impl SessionAdapter for SqliteAdapter {
         .collect()
     }
 
-    async fn delete_user_sessions(&self, user_id: &str, keep: Option<&TokenHash>) -> Result<u64, AdapterError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = ?1 AND (?2 IS NULL OR key <> ?2)")
-            .bind(user_id)
-            .bind(keep.map(TokenHash::as_str))
-            .execute(&self.writer)
-            .await
-            .map_err(|e| adapter_error(e, ""))?;
+    async fn delete_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&TokenHash>,
+    ) -> Result<u64, AdapterError> {
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE user_id = ?1 AND (?2 IS NULL OR key <> ?2)")
+                .bind(user_id)
+                .bind(keep.map(TokenHash::as_str))
+                .execute(&self.writer)
+                .await
+                .map_err(|e| adapter_error(e, ""))?;
         Ok(done.rows_affected())
     }
 
@@ -652,14 +714,19 @@ impl SessionAdapter for SqliteAdapter {
 
 #[async_trait]
 impl VerificationTokenAdapter for SqliteAdapter {
-    async fn create_verification_token(&self, token: &VerificationToken) -> Result<(), AdapterError> {
-        sqlx::query("INSERT INTO verification_tokens (identifier, token_hash, expires) VALUES (?1, ?2, ?3)")
-            .bind(&token.identifier)
-            .bind(token.token.as_str())
-            .bind(to_ms(token.expires))
-            .execute(&self.writer)
-            .await
-            .map_err(|e| adapter_error(e, "the verification token exists"))?;
+    async fn create_verification_token(
+        &self,
+        token: &VerificationToken,
+    ) -> Result<(), AdapterError> {
+        sqlx::query(
+            "INSERT INTO verification_tokens (identifier, token_hash, expires) VALUES (?1, ?2, ?3)",
+        )
+        .bind(&token.identifier)
+        .bind(token.token.as_str())
+        .bind(to_ms(token.expires))
+        .execute(&self.writer)
+        .await
+        .map_err(|e| adapter_error(e, "the verification token exists"))?;
         Ok(())
     }
 
@@ -691,11 +758,12 @@ impl VerificationTokenAdapter for SqliteAdapter {
 #[async_trait]
 impl RevocationAdapter for SqliteAdapter {
     async fn not_before(&self, user_id: &str) -> Result<Option<OffsetDateTime>, AdapterError> {
-        let ms: Option<Option<i64>> = sqlx::query_scalar("SELECT not_before FROM users WHERE id = ?1")
-            .bind(user_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(|e| adapter_error(e, ""))?;
+        let ms: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT not_before FROM users WHERE id = ?1")
+                .bind(user_id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(|e| adapter_error(e, ""))?;
         opt_from_ms("not_before", ms.flatten())
     }
 

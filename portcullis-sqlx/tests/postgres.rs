@@ -49,7 +49,10 @@ async fn migrations_are_idempotent_and_from_pool_shares_a_pool() {
         assert_eq!(shared.user(&user.id).await.unwrap(), Some(user.clone()));
         assert_eq!(again.user(&user.id).await.unwrap(), Some(user));
         again.close().await;
-        let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations").fetch_one(&h.raw).await.unwrap();
+        let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+            .fetch_one(&h.raw)
+            .await
+            .unwrap();
         assert_eq!(applied, 1);
     })
     .await;
@@ -67,15 +70,28 @@ async fn driver_errors_are_classified() {
             }
             other => panic!("expected Conflict, got {other:?}"),
         }
-        let r = h.adapter.link_account(&fixtures::account("no-such-user")).await;
+        let r = h
+            .adapter
+            .link_account(&fixtures::account("no-such-user"))
+            .await;
         assert!(matches!(r, Err(AdapterError::NotFound)), "{r:?}");
-        let r = h.adapter.create_session(&fixtures::session("no-such-user")).await;
+        let r = h
+            .adapter
+            .create_session(&fixtures::session("no-such-user"))
+            .await;
         assert!(matches!(r, Err(AdapterError::NotFound)), "{r:?}");
 
         // A session terminated by the server (57P01) is an outage, with the driver error as
         // the source; the pool replaces the connection and the next call works.
-        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(h.adapter.pool()).await.unwrap();
-        let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)").bind(pid).fetch_one(&h.raw).await.unwrap();
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(h.adapter.pool())
+            .await
+            .unwrap();
+        let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(&h.raw)
+            .await
+            .unwrap();
         assert!(killed);
         tokio::time::sleep(Duration::from_millis(100)).await;
         let mut saw = Vec::new();
@@ -86,8 +102,12 @@ async fn driver_errors_are_classified() {
                     break;
                 }
                 Err(e) => {
-                    assert!(e.is_unavailable(), "a killed connection is Unavailable, got {e:?}");
-                    let source = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<sqlx::Error>());
+                    assert!(
+                        e.is_unavailable(),
+                        "a killed connection is Unavailable, got {e:?}"
+                    );
+                    let source =
+                        std::error::Error::source(&e).and_then(|s| s.downcast_ref::<sqlx::Error>());
                     assert!(source.is_some(), "the sqlx error is kept as the source");
                     saw.push(format!("{e:?}"));
                 }
@@ -163,10 +183,16 @@ async fn exhausted_pool_fails_fast() {
 #[tokio::test]
 async fn unreachable_server_is_an_unavailable_connect_error() {
     // A port nothing listens on (bound, then released).
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let options = PgPoolOptions::new().acquire_timeout(Duration::from_secs(1));
     let started = Instant::now();
-    let r = PostgresAdapter::connect_with(options, &format!("postgres://postgres@127.0.0.1:{port}/x")).await;
+    let r =
+        PostgresAdapter::connect_with(options, &format!("postgres://postgres@127.0.0.1:{port}/x"))
+            .await;
     assert!(started.elapsed() < Duration::from_secs(5));
     match r {
         Err(e) => {
@@ -176,7 +202,10 @@ async fn unreachable_server_is_an_unavailable_connect_error() {
         Ok(_) => panic!("nothing listens there"),
     }
     let r = PostgresAdapter::connect("not a url").await;
-    assert!(matches!(r, Err(portcullis_sqlx::Error::Options(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(portcullis_sqlx::Error::Options(_))),
+        "{r:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,15 +259,22 @@ async fn schema_types() {
 
 #[tokio::test]
 async fn test_databases_are_dropped() {
-    let Some(db) = TestDatabase::create("test_databases_are_dropped").await else { return };
+    let Some(db) = TestDatabase::create("test_databases_are_dropped").await else {
+        return;
+    };
     let name = db.name.clone();
     db.drop_now().await;
-    let admin = PgPoolOptions::new().max_connections(1).connect(&common::postgres_url()).await.unwrap();
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&name)
-        .fetch_one(&admin)
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&common::postgres_url())
         .await
         .unwrap();
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
     assert!(!exists);
     admin.close().await;
 }

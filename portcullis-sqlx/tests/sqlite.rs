@@ -39,7 +39,9 @@ async fn creates_missing_nested_directories() {
     let dir = TempDir::new();
     let path = dir.path().join("a/b/c/auth.db");
     assert!(!path.parent().unwrap().exists());
-    let db = SqliteAdapter::connect(path.to_str().unwrap()).await.unwrap();
+    let db = SqliteAdapter::connect(path.to_str().unwrap())
+        .await
+        .unwrap();
     let user = fixtures::user();
     db.create_user(&user).await.unwrap();
     db.close().await;
@@ -70,10 +72,18 @@ async fn reopening_applies_migrations_idempotently() {
         assert_eq!(db.user(&user.id).await.unwrap(), Some(user.clone()));
         db.close().await;
     }
-    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{path}")).await.unwrap();
-    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations").fetch_one(&raw).await.unwrap();
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{path}"))
+        .await
+        .unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
     assert_eq!(applied, 1, "each migration is recorded once");
-    let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&raw).await.unwrap();
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
     assert_eq!(journal, "wal");
     raw.close().await;
 }
@@ -82,15 +92,38 @@ async fn reopening_applies_migrations_idempotently() {
 async fn connection_settings_are_applied() {
     let h = SqliteHarness::file().await;
     let conn = h.adapter.writer_pool();
-    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(conn).await.unwrap();
-    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(conn).await.unwrap();
-    let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(conn).await.unwrap();
-    let version: String = sqlx::query_scalar("SELECT sqlite_version()").fetch_one(conn).await.unwrap();
-    assert_eq!((fk, sync, busy), (1, 1, 5000), "foreign_keys=ON, synchronous=NORMAL, busy_timeout=5s");
-    let reader_fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(h.adapter.reader_pool()).await.unwrap();
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(conn)
+        .await
+        .unwrap();
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(conn)
+        .await
+        .unwrap();
+    let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(conn)
+        .await
+        .unwrap();
+    let version: String = sqlx::query_scalar("SELECT sqlite_version()")
+        .fetch_one(conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        (fk, sync, busy),
+        (1, 1, 5000),
+        "foreign_keys=ON, synchronous=NORMAL, busy_timeout=5s"
+    );
+    let reader_fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(h.adapter.reader_pool())
+        .await
+        .unwrap();
     assert_eq!(reader_fk, 1);
     eprintln!("bundled SQLite {version}");
-    assert_eq!(h.adapter.writer_pool().options().get_max_connections(), 1, "one writer");
+    assert_eq!(
+        h.adapter.writer_pool().options().get_max_connections(),
+        1,
+        "one writer"
+    );
     h.adapter.close().await;
 }
 
@@ -102,7 +135,10 @@ async fn timestamps_are_integer_milliseconds() {
     let mut s = fixtures::session(&user.id);
     s.expires = fixtures::ms(1_700_000_000_123);
     h.adapter.create_session(&s).await.unwrap();
-    let row = sqlx::query("SELECT typeof(expires) AS t, expires FROM sessions").fetch_one(&h.raw).await.unwrap();
+    let row = sqlx::query("SELECT typeof(expires) AS t, expires FROM sessions")
+        .fetch_one(&h.raw)
+        .await
+        .unwrap();
     assert_eq!(row.get::<String, _>("t"), "integer");
     assert_eq!(row.get::<i64, _>("expires"), 1_700_000_000_123);
 
@@ -126,7 +162,11 @@ async fn hundred_concurrent_writers_do_not_fail() {
     let path = dir.path().join("busy.db");
     let mut adapters = Vec::new();
     for _ in 0..4 {
-        adapters.push(Arc::new(SqliteAdapter::connect(path.to_str().unwrap()).await.unwrap()));
+        adapters.push(Arc::new(
+            SqliteAdapter::connect(path.to_str().unwrap())
+                .await
+                .unwrap(),
+        ));
     }
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -158,7 +198,10 @@ async fn hundred_concurrent_writers_do_not_fail() {
         .await
         .unwrap();
     assert_eq!(count, 100);
-    let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(adapters[0].writer_pool()).await.unwrap();
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(adapters[0].writer_pool())
+        .await
+        .unwrap();
     assert_eq!(check, "ok");
     eprintln!("100 writers x 6 writes on 4 adapters: {elapsed:?}");
     for a in adapters {
@@ -180,12 +223,18 @@ async fn driver_errors_are_classified() {
     let orphan = fixtures::account("no-such-user");
     let r = h.adapter.link_account(&orphan).await;
     assert!(matches!(r, Err(AdapterError::NotFound)), "{r:?}");
-    let r = h.adapter.create_session(&fixtures::session("no-such-user")).await;
+    let r = h
+        .adapter
+        .create_session(&fixtures::session("no-such-user"))
+        .await;
     assert!(matches!(r, Err(AdapterError::NotFound)), "{r:?}");
 
     // Another connection holds the write lock longer than the busy timeout.
     let mut locker = h.raw.acquire().await.unwrap();
-    sqlx::query("BEGIN EXCLUSIVE").execute(&mut *locker).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut *locker)
+        .await
+        .unwrap();
     let started = Instant::now();
     let r = h.adapter.create_user(&fixtures::user()).await;
     let waited = started.elapsed();
@@ -193,13 +242,25 @@ async fn driver_errors_are_classified() {
     drop(locker);
     match r {
         Err(AdapterError::Unavailable(source)) => {
-            let driver = source.downcast_ref::<sqlx::Error>().expect("the sqlx error is the source");
-            let code = driver.as_database_error().and_then(|d| d.code()).unwrap_or_default();
-            assert_eq!(code.parse::<i32>().unwrap_or(0) & 0xff, 5, "SQLITE_BUSY, got {driver}");
+            let driver = source
+                .downcast_ref::<sqlx::Error>()
+                .expect("the sqlx error is the source");
+            let code = driver
+                .as_database_error()
+                .and_then(|d| d.code())
+                .unwrap_or_default();
+            assert_eq!(
+                code.parse::<i32>().unwrap_or(0) & 0xff,
+                5,
+                "SQLITE_BUSY, got {driver}"
+            );
         }
         other => panic!("a write blocked past the busy timeout must be Unavailable, got {other:?}"),
     }
-    assert!(waited >= Duration::from_secs(4), "the busy timeout was honoured ({waited:?})");
+    assert!(
+        waited >= Duration::from_secs(4),
+        "the busy timeout was honoured ({waited:?})"
+    );
     // And it works again once the lock is gone.
     h.adapter.create_user(&fixtures::user()).await.unwrap();
 
@@ -207,7 +268,10 @@ async fn driver_errors_are_classified() {
     let r = h.adapter.user(&user.id).await;
     match r {
         Err(AdapterError::Unavailable(source)) => {
-            assert!(matches!(source.downcast_ref::<sqlx::Error>(), Some(sqlx::Error::PoolClosed)));
+            assert!(matches!(
+                source.downcast_ref::<sqlx::Error>(),
+                Some(sqlx::Error::PoolClosed)
+            ));
         }
         other => panic!("a closed pool must be Unavailable, got {other:?}"),
     }
@@ -219,10 +283,16 @@ async fn unopenable_file_is_a_connect_error() {
     let blocker = dir.path().join("not-a-dir");
     std::fs::write(&blocker, b"x").unwrap();
     let r = SqliteAdapter::connect(blocker.join("auth.db").to_str().unwrap()).await;
-    assert!(matches!(r, Err(portcullis_sqlx::Error::CreateDir { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(portcullis_sqlx::Error::CreateDir { .. })),
+        "{r:?}"
+    );
     std::fs::create_dir_all(dir.path().join("dir.db")).unwrap();
     let r = SqliteAdapter::connect(dir.path().join("dir.db").to_str().unwrap()).await;
-    assert!(matches!(r, Err(portcullis_sqlx::Error::Connect(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(portcullis_sqlx::Error::Connect(_))),
+        "{r:?}"
+    );
 }
 
 #[tokio::test]
@@ -237,15 +307,29 @@ async fn session_and_user_is_one_joined_query() {
     // A LEFT JOIN: a session whose user row is missing (written behind the adapter's back,
     // foreign keys off) comes back without a user rather than vanishing.
     let ghost = fixtures::session("ghost-user");
-    sqlx::query("PRAGMA foreign_keys = OFF").execute(&h.raw).await.unwrap();
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&h.raw)
+        .await
+        .unwrap();
     sqlx::query("INSERT INTO sessions (key, user_id, expires, created_at, last_used_at) VALUES (?, 'ghost-user', 1, 1, 1)")
         .bind(ghost.key.as_str())
         .execute(&h.raw)
         .await
         .unwrap();
-    let (got, user) = h.adapter.session_and_user(&ghost.key).await.unwrap().unwrap();
+    let (got, user) = h
+        .adapter
+        .session_and_user(&ghost.key)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((got.user_id.as_str(), user), ("ghost-user", None));
-    assert_eq!(h.adapter.session_and_user(&TokenHash::of("nope")).await.unwrap(), None);
+    assert_eq!(
+        h.adapter
+            .session_and_user(&TokenHash::of("nope"))
+            .await
+            .unwrap(),
+        None
+    );
     h.adapter.close().await;
 }
 
@@ -267,21 +351,30 @@ async fn sweeper_deletes_expired_sessions_until_dropped() {
     let sweeper = h.adapter.spawn_sweeper(Duration::from_millis(50));
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&h.raw).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+            .fetch_one(&h.raw)
+            .await
+            .unwrap();
         if n == 1 {
             break;
         }
         assert!(Instant::now() < deadline, "the sweeper did not run");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(h.adapter.session(&live.key).await.unwrap().is_some(), "live sessions stay");
+    assert!(
+        h.adapter.session(&live.key).await.unwrap().is_some(),
+        "live sessions stay"
+    );
 
     drop(sweeper);
     tokio::time::sleep(Duration::from_millis(50)).await;
     let late = expired(1);
     h.adapter.create_session(&late).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(h.adapter.session(&late.key).await.unwrap().is_some(), "a dropped sweeper sweeps no more");
+    assert!(
+        h.adapter.session(&late.key).await.unwrap().is_some(),
+        "a dropped sweeper sweeps no more"
+    );
 
     let sweeper = portcullis_sqlx::spawn_sweeper(h.adapter.clone(), Duration::from_millis(50));
     sweeper.abort();

@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::action;
 use crate::action::database;
-use crate::adapter::{AdapterError, TokenHash};
+use crate::adapter::{AdapterError, AdapterUser, TokenHash};
 use crate::callbacks::SessionOutcome;
 use crate::config::SessionStrategy;
 use crate::callbacks::{SessionFailure, SessionRead};
@@ -82,6 +82,8 @@ pub(crate) struct Resolved {
     pub(crate) user_id: String,
     /// The database session's key; `None` with the JWT strategy.
     pub(crate) key: Option<TokenHash>,
+    /// The stored user (database strategy).
+    pub(crate) user: Option<AdapterUser>,
     pub(crate) outcome: SessionOutcome,
 }
 
@@ -116,7 +118,7 @@ pub(crate) async fn resolve_session(
         update: None,
         not_before,
     };
-    let (user_id, key, outcome) = match cfg.strategy {
+    let (user_id, key, user, outcome) = match cfg.strategy {
         SessionStrategy::Database => {
             let Some(token) = database::token_from_cookies(&cookies, name) else {
                 return Ok(None);
@@ -130,7 +132,7 @@ pub(crate) async fn resolve_session(
                 .callbacks
                 .read_database_session(&user, read(&[], iso_millis(row.expires), None))
                 .await;
-            (user.id, Some(row.key), outcome)
+            (user.id.clone(), Some(row.key), Some(user), outcome)
         }
         SessionStrategy::Jwt => {
             let SessionCookie::Present(token) = cookies.session_token(name, MAX_TOKEN_LEN) else {
@@ -151,13 +153,14 @@ pub(crate) async fn resolve_session(
                 .callbacks
                 .read_session(read(&claims, expires, not_before))
                 .await;
-            (user_id, None, outcome)
+            (user_id, None, None, outcome)
         }
     };
     match outcome {
         Ok(outcome) => Ok(Some(Resolved {
             user_id,
             key,
+            user,
             outcome,
         })),
         Err(SessionFailure::Callback(e)) => {
@@ -298,6 +301,23 @@ impl Auth {
             Ok(t) => Ok(Some(*t)),
             Err(_) => Ok(serde_json::from_slice(&resolved.outcome.body).ok()),
         }
+    }
+
+    /// The signed-in user as stored, with the application's fields (database strategy; with
+    /// the JWT strategy there is no stored user and this is `None` — read the token instead).
+    ///
+    /// # Errors
+    /// As [`session`](Self::session).
+    pub async fn user<X: DeserializeOwned>(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<crate::User<X>>, SessionError> {
+        let Some(resolved) = resolve_session(&self.config, headers).await? else {
+            return Ok(None);
+        };
+        Ok(resolved
+            .user
+            .and_then(|u| crate::callbacks::typed_user(&u).ok()))
     }
 
     /// Decodes the session token of a request, like Auth.js `getToken`: the session cookie

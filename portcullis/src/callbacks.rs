@@ -260,7 +260,7 @@ impl AnyUser {
 }
 
 /// The typed user of a stored row: its fields with `id`, `name`, `email`, `image` on top.
-fn typed_user<X: DeserializeOwned>(row: &AdapterUser) -> Result<User<X>, serde_json::Error> {
+pub(crate) fn typed_user<X: DeserializeOwned>(row: &AdapterUser) -> Result<User<X>, serde_json::Error> {
     let mut map = row.fields.clone();
     map.insert("id".into(), Value::String(row.id.clone()));
     for (k, v) in [("name", &row.name), ("email", &row.email), ("image", &row.image)] {

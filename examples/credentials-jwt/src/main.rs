@@ -14,6 +14,7 @@
 //! with a warning — unless `PORTCULLIS_ENV=production`, where both are required.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::response::Html;
 use axum::routing::get;
@@ -22,7 +23,11 @@ use portcullis::{
     Auth, AuthConfig, AuthorizeError, CallbackError, Callbacks, Compat, Credentials, JwtParams,
     Session, SessionParams, Token, Trigger, User,
 };
-use portcullis_axum::{AuthRouterExt, RequireAuthLayer, SessionToken};
+use portcullis::adapter::{UserAdapter, UserUpdate};
+use portcullis::SessionStrategy;
+use portcullis_axum::{AuthRouterExt, RequireAuthLayer};
+
+mod stores;
 use serde::{Deserialize, Serialize};
 
 /// What `authorize` returns beyond id, name, email and image.
@@ -52,7 +57,12 @@ struct Exposed {
 
 type AppSession = Session<Exposed>;
 
-struct App;
+/// The application. `users` is set in database mode, to persist `update()`s: with database
+/// sessions Auth.js writes nothing on update — the application decides what to store.
+#[derive(Default)]
+struct App {
+    users: Option<Arc<dyn UserAdapter>>,
+}
 
 #[portcullis::async_trait]
 impl Callbacks for App {
@@ -71,31 +81,51 @@ impl Callbacks for App {
             token.claims.role = Some(user.fields.role.clone());
             token.claims.access_token = Some(user.fields.access_token.clone());
         }
-        if p.trigger == Some(Trigger::Update) {
+        if p.trigger == Some(Trigger::Update)
+            && let Some(name) = new_name(p.session.as_ref())
+        {
             // Update data is untrusted: only `name` may change.
-            if let Some(name) = p
-                .session
-                .as_ref()
-                .and_then(|d| d.get("name"))
-                .and_then(|n| n.as_str())
-            {
-                token.name = Some(name.chars().take(100).collect());
-            }
+            token.name = Some(name);
         }
         Ok(Some(token))
     }
 
-    async fn session(&self, p: SessionParams<'_, UserFields, Claims>) -> Result<AppSession, CallbackError> {
-        let claims = &p.token.claims;
-        let id = claims
-            .id
-            .clone()
-            .or_else(|| p.token.sub.clone())
-            .unwrap_or_default();
-        let role = claims.role.clone().unwrap_or_else(|| "user".to_owned());
-        // The access token stays in the token: the client never sees it.
-        Ok(p.session.with_user_fields(Exposed { id, role }))
+    async fn session(
+        &self,
+        p: SessionParams<'_, UserFields, Claims>,
+    ) -> Result<AppSession, CallbackError> {
+        let mut session = p.session;
+        let (id, role) = match p.user {
+            // Database strategy: the stored user, with its role.
+            Some(user) => {
+                if p.trigger == Some(Trigger::Update)
+                    && let (Some(users), Some(name)) = (&self.users, new_name(p.new_session.as_ref()))
+                {
+                    let update = UserUpdate::default().with_name(Some(name.clone()));
+                    users
+                        .update_user(&user.id, &update)
+                        .await
+                        .map_err(|e| CallbackError::from_source("could not save the new name", e))?;
+                    session.user.name = Some(name);
+                }
+                (user.id.clone(), user.fields.role.clone())
+            }
+            // JWT strategy: what the jwt callback kept in the token.
+            None => {
+                let claims = &p.token.claims;
+                let id = claims.id.clone().or_else(|| p.token.sub.clone()).unwrap_or_default();
+                (id, claims.role.clone().unwrap_or_else(|| "user".to_owned()))
+            }
+        };
+        // The access token stays on the server: the client never sees it.
+        Ok(session.with_user_fields(Exposed { id, role }))
     }
+}
+
+/// The one field a client `update()` may change, bounded.
+fn new_name(data: Option<&serde_json::Value>) -> Option<String> {
+    let name = data?.get("name")?.as_str()?;
+    Some(name.chars().take(100).collect())
 }
 
 fn credentials() -> Credentials<UserFields> {
@@ -148,15 +178,38 @@ fn app(auth: Auth) -> Router {
                 },
             ),
         )
-        .route(
-            "/api/token",
-            get(|SessionToken(t): SessionToken<Claims>| async move {
-                // A server-side read of the access token (here echoed for the demo; a real
-                // handler would call an upstream API with it).
-                Json(serde_json::json!({ "sub": t.sub, "access_token": t.claims.access_token }))
-            }),
-        )
+        .route("/api/token", get(token))
         .with_auth(auth)
+}
+
+/// A server-side read of the access token (echoed for the demo; a real handler would call
+/// an upstream API with it). JWT strategy: from the token (`get_token`); database strategy:
+/// from the stored user.
+async fn token(
+    axum::Extension(auth): axum::Extension<Auth>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let unauthorized = || {
+        (axum::http::StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "error": "Unauthorized" })))
+            .into_response()
+    };
+    if auth.config().strategy() == SessionStrategy::Database {
+        return match auth.user::<UserFields>(&headers).await {
+            Ok(Some(u)) => Json(serde_json::json!({ "sub": u.id, "access_token": u.fields.access_token }))
+                .into_response(),
+            Ok(None) => unauthorized(),
+            Err(_) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "error": "SessionStoreUnavailable" })))
+                .into_response(),
+        };
+    }
+    if auth.origin(&headers).is_err() {
+        return unauthorized();
+    }
+    match auth.token::<Claims>(&headers) {
+        Some(t) => Json(serde_json::json!({ "sub": t.sub, "access_token": t.claims.access_token })).into_response(),
+        None => unauthorized(),
+    }
 }
 
 async fn home(session: Option<portcullis_axum::Session<AppSession>>) -> Html<String> {
@@ -208,10 +261,19 @@ async fn main() {
         .unwrap_or(3000);
     let production = std::env::var("PORTCULLIS_ENV").as_deref() == Ok("production");
     let unset = |k: &str| std::env::var(k).map_or(true, |v| v.is_empty());
-    let mut builder = AuthConfig::builder(App)
-        .from_env()
-        .compat(compat)
-        .credentials(credentials());
+    let (callbacks, stores) = match stores::from_env().await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut builder = stores.apply(
+        AuthConfig::builder(callbacks)
+            .from_env()
+            .compat(compat)
+            .credentials(credentials()),
+    );
     if !production && unset("AUTH_SECRET") {
         // Development convenience only: a fresh secret per start, so sessions end on restart.
         let mut raw = [0u8; 32];
@@ -248,7 +310,10 @@ async fn main() {
         }
     };
     tracing::info!("example-credentials-jwt listening on http://{addr}");
-    if let Err(e) = axum::serve(listener, app(Auth::new(config))).await {
+    if let Err(e) = axum::serve(
+        listener,
+        app(Auth::new(config)).into_make_service_with_connect_info::<SocketAddr>(),
+    ).await {
         eprintln!("error: server failed: {e}");
         std::process::exit(1);
     }

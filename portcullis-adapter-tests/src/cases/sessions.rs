@@ -79,8 +79,14 @@ pub async fn session_returns_row_even_expired<H: Harness>(h: &H) {
     expired.expires = now_ms() - Duration::days(1);
     for s in [&live, &expired] {
         ok("create_session", store.create_session(s).await);
-        assert_eq!(raw(h.raw_session(&s.key).await), Some(raw_of_session(s)));
-        assert_eq!(ok("session", store.session(&s.key).await), Some(s.clone()));
+        let stored = raw(h.raw_session(&s.key).await);
+        let read = ok("session", store.session(&s.key).await);
+        if stored.is_none() && s.expires <= now_ms() && h.expires_rows_natively() {
+            assert_eq!(read, None, "a row gone from the store cannot be read back");
+            continue;
+        }
+        assert_eq!(stored, Some(raw_of_session(s)));
+        assert_eq!(read, Some(s.clone()));
     }
 }
 
@@ -278,7 +284,12 @@ pub async fn user_sessions_oldest_first<H: Harness>(h: &H) {
     assert_eq!(raw(h.count_user_sessions(&uid).await), 4);
 
     made.sort_by_key(|s| s.created_at);
-    assert_eq!(ok("user_sessions", store.user_sessions(&uid).await), made);
+    let listed = ok("user_sessions", store.user_sessions(&uid).await);
+    if h.expires_rows_natively() && listed.len() < made.len() {
+        // Such a store may already have dropped the expired one.
+        made.retain(|s| s.expires > now_ms());
+    }
+    assert_eq!(listed, made);
     assert_eq!(
         ok(
             "user_sessions (unknown)",
@@ -379,12 +390,21 @@ pub async fn delete_expired_sessions_removes_due_rows<H: Harness>(h: &H) {
         ok("create_session", store.create_session(&s).await);
         rows.push((s, due));
     }
+    let mut due_present = 0;
+    for (s, due) in &rows {
+        let present = raw(h.raw_session(&s.key).await).is_some();
+        assert!(
+            present || (*due && h.expires_rows_natively()),
+            "only a store with native expiry may have dropped a due row"
+        );
+        due_present += u64::from(*due && present);
+    }
     assert_eq!(
         ok(
             "delete_expired_sessions",
             store.delete_expired_sessions(now).await
         ),
-        3
+        due_present
     );
     for (s, due) in &rows {
         let expected = (!due).then(|| raw_of_session(s));

@@ -182,7 +182,7 @@ pub async fn lookups_are_exact<H: Harness>(h: &H) {
         format!("O'BRIEN.{tag}@EXAMPLE.COM"),
         format!("A_B.{tag}@example.com"),
         format!(" a_b.{tag}@example.com"),
-        format!("' OR '1'='1"),
+        "' OR '1'='1".to_owned(),
     ] {
         assert_eq!(
             ok("user_by_email", users.user_by_email(&probe).await),

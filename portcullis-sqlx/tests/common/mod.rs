@@ -2,7 +2,13 @@
 //! per-test PostgreSQL databases, and raw readers that use their own connection and plain
 //! SQL (decoding with code of their own, never the adapter's).
 
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,7 +36,12 @@ pub fn services_required() -> bool {
 pub fn unique_suffix() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
-    format!("{:x}{:x}{:x}", nanos & 0xffff_ffff_ffff, std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{:x}{:x}{:x}",
+        nanos & 0xffff_ffff_ffff,
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A directory under the system temp dir, removed on drop.
@@ -54,7 +65,9 @@ impl Drop for TempDir {
 }
 
 fn ms(v: i64) -> RawResult<OffsetDateTime> {
-    Ok(OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1_000_000)?)
+    Ok(OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(v) * 1_000_000,
+    )?)
 }
 
 fn opt_ms(v: Option<i64>) -> RawResult<Option<OffsetDateTime>> {
@@ -76,13 +89,17 @@ impl SqliteHarness {
     pub async fn file() -> Self {
         let dir = TempDir::new();
         let path = dir.path().join("auth.db");
-        let adapter = SqliteAdapter::connect(path.to_str().expect("utf-8 path")).await.expect("open sqlite");
+        let adapter = SqliteAdapter::connect(path.to_str().expect("utf-8 path"))
+            .await
+            .expect("open sqlite");
         Self::with(adapter, Some(dir)).await
     }
 
     /// A fresh in-memory database.
     pub async fn memory() -> Self {
-        let adapter = SqliteAdapter::in_memory().await.expect("open in-memory sqlite");
+        let adapter = SqliteAdapter::in_memory()
+            .await
+            .expect("open in-memory sqlite");
         Self::with(adapter, None).await
     }
 
@@ -92,7 +109,11 @@ impl SqliteHarness {
             .connect_with(adapter.connect_options().clone())
             .await
             .expect("raw sqlite connection");
-        Self { adapter: Arc::new(adapter), raw, _dir: dir }
+        Self {
+            adapter: Arc::new(adapter),
+            raw,
+            _dir: dir,
+        }
     }
 }
 
@@ -115,10 +136,12 @@ impl Harness for SqliteHarness {
     }
 
     async fn raw_user(&self, id: &str) -> RawResult<Option<RawUser>> {
-        let Some(r) = sqlx::query("SELECT id, email, email_verified, name, image, fields FROM users WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.raw)
-            .await?
+        let Some(r) = sqlx::query(
+            "SELECT id, email, email_verified, name, image, fields FROM users WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.raw)
+        .await?
         else {
             return Ok(None);
         };
@@ -133,12 +156,17 @@ impl Harness for SqliteHarness {
         }))
     }
 
-    async fn raw_account(&self, provider: &str, provider_account_id: &str) -> RawResult<Option<RawAccount>> {
-        let Some(r) = sqlx::query("SELECT * FROM accounts WHERE provider = ? AND provider_account_id = ?")
-            .bind(provider)
-            .bind(provider_account_id)
-            .fetch_optional(&self.raw)
-            .await?
+    async fn raw_account(
+        &self,
+        provider: &str,
+        provider_account_id: &str,
+    ) -> RawResult<Option<RawAccount>> {
+        let Some(r) =
+            sqlx::query("SELECT * FROM accounts WHERE provider = ? AND provider_account_id = ?")
+                .bind(provider)
+                .bind(provider_account_id)
+                .fetch_optional(&self.raw)
+                .await?
         else {
             return Ok(None);
         };
@@ -197,11 +225,13 @@ impl Harness for SqliteHarness {
         identifier: &str,
         token: &TokenHash,
     ) -> RawResult<Option<RawVerificationToken>> {
-        let Some(r) = sqlx::query("SELECT * FROM verification_tokens WHERE identifier = ? AND token_hash = ?")
-            .bind(identifier)
-            .bind(token.as_str())
-            .fetch_optional(&self.raw)
-            .await?
+        let Some(r) = sqlx::query(
+            "SELECT * FROM verification_tokens WHERE identifier = ? AND token_hash = ?",
+        )
+        .bind(identifier)
+        .bind(token.as_str())
+        .fetch_optional(&self.raw)
+        .await?
         else {
             return Ok(None);
         };
@@ -213,10 +243,11 @@ impl Harness for SqliteHarness {
     }
 
     async fn raw_not_before(&self, user_id: &str) -> RawResult<Option<OffsetDateTime>> {
-        let v: Option<Option<i64>> = sqlx::query_scalar("SELECT not_before FROM users WHERE id = ?")
-            .bind(user_id)
-            .fetch_optional(&self.raw)
-            .await?;
+        let v: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT not_before FROM users WHERE id = ?")
+                .bind(user_id)
+                .fetch_optional(&self.raw)
+                .await?;
         opt_ms(v.flatten())
     }
 
@@ -231,7 +262,8 @@ impl Harness for SqliteHarness {
 
 /// The server the PostgreSQL tests use.
 pub fn postgres_url() -> String {
-    std::env::var("PORTCULLIS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// A database of its own on the test server, created from `template0` and dropped (best
@@ -255,7 +287,9 @@ impl TestDatabase {
             Ok(p) => p,
             Err(e) => {
                 if services_required() {
-                    panic!("PostgreSQL at {admin_url} is required (PORTCULLIS_REQUIRE_SERVICES=1): {e}");
+                    panic!(
+                        "PostgreSQL at {admin_url} is required (PORTCULLIS_REQUIRE_SERVICES=1): {e}"
+                    );
                 }
                 eprintln!("notice: skipping {test}: PostgreSQL at {admin_url} unreachable ({e})");
                 return None;
@@ -263,19 +297,28 @@ impl TestDatabase {
         };
         let name = format!("portcullis_t_{}", unique_suffix());
         // The name is "portcullis_t_" + hex digits we generated: safe to splice.
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name} TEMPLATE template0")))
-            .execute(&admin)
-            .await
-            .expect("CREATE DATABASE");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {name} TEMPLATE template0"
+        )))
+        .execute(&admin)
+        .await
+        .expect("CREATE DATABASE");
         let mut url = url::Url::parse(&admin_url).expect("PORTCULLIS_TEST_POSTGRES_URL is a URL");
         url.set_path(&format!("/{name}"));
-        Some(Self { admin, name, url: url.into() })
+        Some(Self {
+            admin,
+            name,
+            url: url.into(),
+        })
     }
 
     /// Drops the database (closing whatever is still connected), best effort.
     pub async fn drop_now(&self) {
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&self.admin).await {
+        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&self.admin)
+            .await
+        {
             eprintln!("notice: could not drop test database {}: {e}", self.name);
         }
         self.admin.close().await;
@@ -293,9 +336,19 @@ impl PgHarness {
     pub async fn new(test: &str) -> Option<Self> {
         let db = TestDatabase::create(test).await?;
         let options = PostgresAdapter::pool_options().max_connections(5);
-        let adapter = PostgresAdapter::connect_with(options, &db.url).await.expect("connect adapter");
-        let raw = PgPoolOptions::new().max_connections(2).connect(&db.url).await.expect("raw pool");
-        Some(Self { adapter: Arc::new(adapter), raw, db })
+        let adapter = PostgresAdapter::connect_with(options, &db.url)
+            .await
+            .expect("connect adapter");
+        let raw = PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&db.url)
+            .await
+            .expect("raw pool");
+        Some(Self {
+            adapter: Arc::new(adapter),
+            raw,
+            db,
+        })
     }
 }
 
@@ -337,12 +390,17 @@ impl Harness for PgHarness {
         }))
     }
 
-    async fn raw_account(&self, provider: &str, provider_account_id: &str) -> RawResult<Option<RawAccount>> {
-        let Some(r) = sqlx::query("SELECT * FROM accounts WHERE provider = $1 AND provider_account_id = $2")
-            .bind(provider)
-            .bind(provider_account_id)
-            .fetch_optional(&self.raw)
-            .await?
+    async fn raw_account(
+        &self,
+        provider: &str,
+        provider_account_id: &str,
+    ) -> RawResult<Option<RawAccount>> {
+        let Some(r) =
+            sqlx::query("SELECT * FROM accounts WHERE provider = $1 AND provider_account_id = $2")
+                .bind(provider)
+                .bind(provider_account_id)
+                .fetch_optional(&self.raw)
+                .await?
         else {
             return Ok(None);
         };
@@ -401,11 +459,13 @@ impl Harness for PgHarness {
         identifier: &str,
         token: &TokenHash,
     ) -> RawResult<Option<RawVerificationToken>> {
-        let Some(r) = sqlx::query("SELECT * FROM verification_tokens WHERE identifier = $1 AND token_hash = $2")
-            .bind(identifier)
-            .bind(token.as_str())
-            .fetch_optional(&self.raw)
-            .await?
+        let Some(r) = sqlx::query(
+            "SELECT * FROM verification_tokens WHERE identifier = $1 AND token_hash = $2",
+        )
+        .bind(identifier)
+        .bind(token.as_str())
+        .fetch_optional(&self.raw)
+        .await?
         else {
             return Ok(None);
         };
@@ -417,10 +477,11 @@ impl Harness for PgHarness {
     }
 
     async fn raw_not_before(&self, user_id: &str) -> RawResult<Option<OffsetDateTime>> {
-        let v: Option<Option<OffsetDateTime>> = sqlx::query_scalar("SELECT not_before FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(&self.raw)
-            .await?;
+        let v: Option<Option<OffsetDateTime>> =
+            sqlx::query_scalar("SELECT not_before FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.raw)
+                .await?;
         Ok(v.flatten())
     }
 

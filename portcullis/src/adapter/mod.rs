@@ -156,6 +156,38 @@ pub struct UserUpdate {
     pub fields: Option<Map<String, Value>>,
 }
 
+impl UserUpdate {
+    /// Sets the email (`None` clears it).
+    pub fn with_email(mut self, email: Option<String>) -> Self {
+        self.email = Some(email);
+        self
+    }
+
+    /// Sets the verification time.
+    pub fn with_email_verified(mut self, at: Option<OffsetDateTime>) -> Self {
+        self.email_verified = Some(at);
+        self
+    }
+
+    /// Sets the name (`None` clears it).
+    pub fn with_name(mut self, name: Option<String>) -> Self {
+        self.name = Some(name);
+        self
+    }
+
+    /// Sets the image (`None` clears it).
+    pub fn with_image(mut self, image: Option<String>) -> Self {
+        self.image = Some(image);
+        self
+    }
+
+    /// Replaces the application fields.
+    pub fn with_fields(mut self, fields: Map<String, Value>) -> Self {
+        self.fields = Some(fields);
+        self
+    }
+}
+
 /// A linked provider account (Auth.js `AdapterAccount`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -283,7 +315,9 @@ pub trait UserAdapter: Send + Sync + 'static {
 /// # Contract
 /// - `create_session` stores the row; the key is unique.
 /// - `session` returns the row whether or not it has expired (the caller checks expiry and
-///   calls `delete_session`); `None` for an unknown key.
+///   calls `delete_session`); `None` for an unknown key. A store with native expiry (Redis
+///   TTLs) may instead drop a row once `expires` has passed: callers treat a missing row
+///   exactly like an expired one.
 /// - `session_and_user` may return the user too when the store holds users (one round trip
 ///   for SQL); the default returns the session with `None`, and the caller asks its
 ///   [`UserAdapter`].
@@ -337,7 +371,7 @@ pub trait SessionAdapter: Send + Sync + 'static {
 ///   both match, atomically: of any number of concurrent calls exactly one gets the row,
 ///   the others `None`. A right identifier with a wrong token (or the reverse) returns
 ///   `None` and leaves the real row usable. Expired rows are returned like any other (the
-///   caller checks `expires`).
+///   caller checks `expires`), or — in a store with native expiry — already gone.
 #[async_trait]
 pub trait VerificationTokenAdapter: Send + Sync + 'static {
     /// Stores a token.

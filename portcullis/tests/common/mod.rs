@@ -10,11 +10,17 @@
     clippy::panic
 )]
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, header};
+use portcullis::adapter::memory::MemoryAdapter;
+use portcullis::adapter::{
+    AdapterAccount, AdapterError, AdapterSession, AdapterUser, RevocationAdapter, SessionAdapter,
+    TokenHash, UserAdapter, UserUpdate, VerificationToken, VerificationTokenAdapter,
+};
 use portcullis::jwt::{JweCodec, TokenFormat};
 use portcullis::{
     Auth, AuthConfig, AuthConfigBuilder, AuthorizeError, CallbackError, Callbacks, Compat,
@@ -22,6 +28,7 @@ use portcullis::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use time::OffsetDateTime;
 
 /// The main secret (≥ 32 bytes).
 pub const SECRET: &str = "portcullis-black-box-secret-0123456789abcdef";
@@ -85,10 +92,21 @@ pub enum ReadMode {
     JwtEnds,
 }
 
+/// What one call of the `session` callback was given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionCall {
+    pub trigger: Option<Trigger>,
+    pub new_session: Option<Value>,
+    /// Database strategy: the stored user's id and role.
+    pub user: Option<(String, String)>,
+}
+
 /// The seed example's callbacks.
 #[derive(Debug, Clone, Default)]
 pub struct App {
     pub mode: ReadMode,
+    /// Every call of the `session` callback, in order.
+    pub seen: Arc<Mutex<Vec<SessionCall>>>,
 }
 
 /// A message no response may ever contain.
@@ -130,10 +148,23 @@ impl Callbacks for App {
     }
 
     async fn session(&self, p: SessionParams<'_, UserFields, Claims>) -> Result<AppSession, CallbackError> {
+        self.seen.lock().unwrap().push(SessionCall {
+            trigger: p.trigger,
+            new_session: p.new_session.clone(),
+            user: p.user.map(|u| (u.id.clone(), u.fields.role.clone())),
+        });
         match self.mode {
             ReadMode::SessionErrors => return Err(CallbackError::new(SECRET_MESSAGE)),
             ReadMode::SessionPanics => panic!("{SECRET_MESSAGE}"),
             _ => {}
+        }
+        // Database strategy: the stored user; JWT strategy: the token's claims.
+        if let Some(user) = p.user {
+            let exposed = Exposed {
+                id: user.id.clone(),
+                role: user.fields.role.clone(),
+            };
+            return Ok(p.session.with_user_fields(exposed));
         }
         let claims = &p.token.claims;
         let id = claims
@@ -158,6 +189,8 @@ pub enum AuthorizeMode {
     Panics,
     /// `Err(AuthorizeError::Rejected { code })`.
     Rejects(&'static str),
+    /// `alice` / `wonderland` (id 1, admin) and `bob` / `builder` (id 2, editor).
+    TwoUsers,
 }
 
 /// The credentials provider, counting its calls.
@@ -167,7 +200,7 @@ pub fn credentials(calls: Arc<AtomicUsize>, mode: AuthorizeMode) -> Credentials<
         async move {
             calls.fetch_add(1, Ordering::SeqCst);
             match mode {
-                AuthorizeMode::Demo => {}
+                AuthorizeMode::Demo | AuthorizeMode::TwoUsers => {}
                 AuthorizeMode::Fails => {
                     return Err(AuthorizeError::Failed(CallbackError::new(SECRET_MESSAGE)));
                 }
@@ -184,6 +217,20 @@ pub fn credentials(calls: Arc<AtomicUsize>, mode: AuthorizeMode) -> Credentials<
                     .unwrap_or_default()
                     .to_owned()
             };
+            if mode == AuthorizeMode::TwoUsers
+                && field("username") == "bob"
+                && field("password") == "builder"
+            {
+                return Ok(Some(
+                    User::new("2")
+                        .with_name("Bob")
+                        .with_email("bob@example.com")
+                        .with_fields(UserFields {
+                            role: "editor".into(),
+                            access_token: "at-bob".into(),
+                        }),
+                ));
+            }
             if field("username") != "alice" || field("password") != "wonderland" {
                 return Ok(None);
             }
@@ -259,6 +306,7 @@ impl HarnessBuilder {
 
     pub fn build(self) -> Harness {
         let calls = Arc::new(AtomicUsize::new(0));
+        let seen = self.app.seen.clone();
         let mut b = AuthConfig::builder(self.app)
             .url(self.origin.clone())
             .compat(self.compat)
@@ -270,13 +318,15 @@ impl HarnessBuilder {
             b = f(b);
         }
         let config = b.build().expect("valid test configuration");
-        Harness::new(
+        let mut h = Harness::new(
             Auth::new(config),
             &self.origin,
             self.compat,
             &self.secrets[0],
             calls,
-        )
+        );
+        h.session_calls = seen;
+        h
     }
 }
 
@@ -291,6 +341,8 @@ pub struct Harness {
     pub names: CookieNames,
     /// The encoding secret.
     pub secret: String,
+    /// Every call of the `session` callback (harnesses made by [`HarnessBuilder`] only).
+    pub session_calls: Arc<Mutex<Vec<SessionCall>>>,
 }
 
 impl Harness {
@@ -335,6 +387,7 @@ impl Harness {
             secure,
             names: CookieNames::defaults(compat, secure),
             secret: secret.to_owned(),
+            session_calls: Arc::default(),
         }
     }
 
@@ -852,4 +905,505 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .build()
         .expect("runtime")
         .block_on(f)
+}
+
+// ---------------------------------------------------------------------------------------
+// Stores: a fault-injecting, call-counting wrapper around the memory adapter
+
+/// How an adapter method is made to fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// [`AdapterError::Unavailable`]: the store cannot be reached.
+    Unavailable,
+    /// [`AdapterError::Other`]: any other failure.
+    Other,
+}
+
+impl Fault {
+    fn error(self, method: &str) -> AdapterError {
+        // The message carries SECRET_MESSAGE: no response may ever show it.
+        let e = std::io::Error::other(format!("injected fault in {method}: {SECRET_MESSAGE}"));
+        match self {
+            Self::Unavailable => AdapterError::unavailable(e),
+            Self::Other => AdapterError::other(e),
+        }
+    }
+}
+
+/// Every method of the four adapter traits, by name.
+pub const ADAPTER_METHODS: &[&str] = &[
+    "create_user",
+    "user",
+    "user_by_email",
+    "user_by_account",
+    "update_user",
+    "delete_user",
+    "link_account",
+    "create_user_with_account",
+    "unlink_account",
+    "accounts",
+    "create_session",
+    "session",
+    "session_and_user",
+    "touch_session",
+    "delete_session",
+    "user_sessions",
+    "delete_user_sessions",
+    "delete_expired_sessions",
+    "create_verification_token",
+    "use_verification_token",
+    "not_before",
+    "set_not_before",
+];
+
+/// A [`MemoryAdapter`] behind every adapter trait, counting calls per method and failing
+/// the methods it is told to.
+pub struct FaultyAdapter {
+    pub inner: Arc<MemoryAdapter>,
+    faults: Mutex<HashMap<&'static str, Fault>>,
+    calls: Mutex<HashMap<&'static str, usize>>,
+    interleave: AtomicBool,
+}
+
+fn known(method: &str) {
+    assert!(
+        ADAPTER_METHODS.contains(&method),
+        "`{method}` is not an adapter method"
+    );
+}
+
+impl FaultyAdapter {
+    pub fn new(inner: Arc<MemoryAdapter>) -> Self {
+        Self {
+            inner,
+            faults: Mutex::default(),
+            calls: Mutex::default(),
+            interleave: AtomicBool::new(false),
+        }
+    }
+
+    /// Makes `method` fail until healed.
+    pub fn fail(&self, method: &'static str, fault: Fault) {
+        known(method);
+        self.faults.lock().unwrap().insert(method, fault);
+    }
+
+    pub fn heal(&self, method: &'static str) {
+        known(method);
+        self.faults.lock().unwrap().remove(method);
+    }
+
+    pub fn heal_all(&self) {
+        self.faults.lock().unwrap().clear();
+    }
+
+    /// How many times `method` was called (failed calls included).
+    pub fn calls(&self, method: &str) -> usize {
+        known(method);
+        self.calls.lock().unwrap().get(method).copied().unwrap_or(0)
+    }
+
+    /// Calls of every method.
+    pub fn total_calls(&self) -> usize {
+        self.calls.lock().unwrap().values().sum()
+    }
+
+    pub fn reset_calls(&self) {
+        self.calls.lock().unwrap().clear();
+    }
+
+    /// Whether each call yields to the scheduler first, so concurrent requests interleave.
+    pub fn interleave(&self, on: bool) {
+        self.interleave.store(on, Ordering::SeqCst);
+    }
+
+    async fn enter(&self, method: &'static str) -> Result<(), AdapterError> {
+        *self.calls.lock().unwrap().entry(method).or_insert(0) += 1;
+        if self.interleave.load(Ordering::SeqCst) {
+            tokio::task::yield_now().await;
+        }
+        let fault = self.faults.lock().unwrap().get(method).copied();
+        match fault {
+            Some(f) => Err(f.error(method)),
+            None => Ok(()),
+        }
+    }
+}
+
+#[portcullis::async_trait]
+impl UserAdapter for FaultyAdapter {
+    async fn create_user(&self, user: &AdapterUser) -> Result<AdapterUser, AdapterError> {
+        self.enter("create_user").await?;
+        self.inner.create_user(user).await
+    }
+    async fn user(&self, id: &str) -> Result<Option<AdapterUser>, AdapterError> {
+        self.enter("user").await?;
+        self.inner.user(id).await
+    }
+    async fn user_by_email(&self, email: &str) -> Result<Option<AdapterUser>, AdapterError> {
+        self.enter("user_by_email").await?;
+        self.inner.user_by_email(email).await
+    }
+    async fn user_by_account(
+        &self,
+        provider: &str,
+        provider_account_id: &str,
+    ) -> Result<Option<AdapterUser>, AdapterError> {
+        self.enter("user_by_account").await?;
+        self.inner.user_by_account(provider, provider_account_id).await
+    }
+    async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<AdapterUser, AdapterError> {
+        self.enter("update_user").await?;
+        self.inner.update_user(id, update).await
+    }
+    async fn delete_user(&self, id: &str) -> Result<(), AdapterError> {
+        self.enter("delete_user").await?;
+        self.inner.delete_user(id).await
+    }
+    async fn link_account(&self, account: &AdapterAccount) -> Result<(), AdapterError> {
+        self.enter("link_account").await?;
+        self.inner.link_account(account).await
+    }
+    async fn create_user_with_account(
+        &self,
+        user: &AdapterUser,
+        account: &AdapterAccount,
+    ) -> Result<AdapterUser, AdapterError> {
+        self.enter("create_user_with_account").await?;
+        self.inner.create_user_with_account(user, account).await
+    }
+    async fn unlink_account(&self, provider: &str, provider_account_id: &str) -> Result<(), AdapterError> {
+        self.enter("unlink_account").await?;
+        self.inner.unlink_account(provider, provider_account_id).await
+    }
+    async fn accounts(&self, user_id: &str) -> Result<Vec<AdapterAccount>, AdapterError> {
+        self.enter("accounts").await?;
+        self.inner.accounts(user_id).await
+    }
+}
+
+#[portcullis::async_trait]
+impl SessionAdapter for FaultyAdapter {
+    async fn create_session(&self, session: &AdapterSession) -> Result<(), AdapterError> {
+        self.enter("create_session").await?;
+        self.inner.create_session(session).await
+    }
+    async fn session(&self, key: &TokenHash) -> Result<Option<AdapterSession>, AdapterError> {
+        self.enter("session").await?;
+        self.inner.session(key).await
+    }
+    async fn session_and_user(
+        &self,
+        key: &TokenHash,
+    ) -> Result<Option<(AdapterSession, Option<AdapterUser>)>, AdapterError> {
+        self.enter("session_and_user").await?;
+        self.inner.session_and_user(key).await
+    }
+    async fn touch_session(
+        &self,
+        key: &TokenHash,
+        expires: OffsetDateTime,
+        last_used_at: OffsetDateTime,
+    ) -> Result<Option<AdapterSession>, AdapterError> {
+        self.enter("touch_session").await?;
+        self.inner.touch_session(key, expires, last_used_at).await
+    }
+    async fn delete_session(&self, key: &TokenHash) -> Result<Option<AdapterSession>, AdapterError> {
+        self.enter("delete_session").await?;
+        self.inner.delete_session(key).await
+    }
+    async fn user_sessions(&self, user_id: &str) -> Result<Vec<AdapterSession>, AdapterError> {
+        self.enter("user_sessions").await?;
+        self.inner.user_sessions(user_id).await
+    }
+    async fn delete_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&TokenHash>,
+    ) -> Result<u64, AdapterError> {
+        self.enter("delete_user_sessions").await?;
+        self.inner.delete_user_sessions(user_id, keep).await
+    }
+    async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, AdapterError> {
+        self.enter("delete_expired_sessions").await?;
+        self.inner.delete_expired_sessions(now).await
+    }
+}
+
+#[portcullis::async_trait]
+impl VerificationTokenAdapter for FaultyAdapter {
+    async fn create_verification_token(&self, token: &VerificationToken) -> Result<(), AdapterError> {
+        self.enter("create_verification_token").await?;
+        self.inner.create_verification_token(token).await
+    }
+    async fn use_verification_token(
+        &self,
+        identifier: &str,
+        token: &TokenHash,
+    ) -> Result<Option<VerificationToken>, AdapterError> {
+        self.enter("use_verification_token").await?;
+        self.inner.use_verification_token(identifier, token).await
+    }
+}
+
+#[portcullis::async_trait]
+impl RevocationAdapter for FaultyAdapter {
+    async fn not_before(&self, user_id: &str) -> Result<Option<OffsetDateTime>, AdapterError> {
+        self.enter("not_before").await?;
+        self.inner.not_before(user_id).await
+    }
+    async fn set_not_before(&self, user_id: &str, at: OffsetDateTime) -> Result<(), AdapterError> {
+        self.enter("set_not_before").await?;
+        self.inner.set_not_before(user_id, at).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Database-strategy (and revocable JWT) harness
+
+/// A [`Harness`] over a [`FaultyAdapter`] around a [`MemoryAdapter`], with `authorize`
+/// accepting alice (id 1) and bob (id 2).
+pub struct Db {
+    pub h: Harness,
+    /// The store itself, read and written directly (bypassing the fault wrapper).
+    pub mem: Arc<MemoryAdapter>,
+    /// What `Auth` talks to.
+    pub store: Arc<FaultyAdapter>,
+}
+
+impl std::ops::Deref for Db {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
+}
+
+/// Attaches the store to a configuration.
+pub type Attach = Box<dyn FnOnce(AuthConfigBuilder<App>, Arc<FaultyAdapter>) -> AuthConfigBuilder<App>>;
+
+impl Db {
+    /// `builder` with `authorize` = [`AuthorizeMode::TwoUsers`] and the store attached by
+    /// `attach`. `mem` may be shared with another `Db` (another instance, same store).
+    pub fn with_store(builder: HarnessBuilder, mem: Arc<MemoryAdapter>, attach: Attach) -> Self {
+        let store = Arc::new(FaultyAdapter::new(mem.clone()));
+        let s = store.clone();
+        let h = builder
+            .authorize(AuthorizeMode::TwoUsers)
+            .configure(move |b| attach(b, s))
+            .build();
+        Self { h, mem, store }
+    }
+
+    /// The database strategy: `.adapter(store)` on `builder`.
+    pub fn database_with(builder: HarnessBuilder) -> Self {
+        Self::with_store(
+            builder,
+            Arc::new(MemoryAdapter::new()),
+            Box::new(|b, s| b.adapter(s)),
+        )
+    }
+
+    /// The database strategy with defaults (https, v5, 30-day max age, 1-day update age).
+    pub fn database() -> Self {
+        Self::database_with(Harness::builder())
+    }
+
+    /// The JWT strategy with `.revocation_adapter(store)` and a revocation cache TTL.
+    pub fn revocable(mem: Arc<MemoryAdapter>, ttl: std::time::Duration) -> Self {
+        Self::with_store(
+            Harness::builder(),
+            mem,
+            Box::new(move |b, s| b.revocation_adapter(s).revocation_cache_ttl(ttl)),
+        )
+    }
+
+    /// csrf (if the jar has none) → credentials sign-in as `username`, optionally with a
+    /// `User-Agent`; applies the response to the jar and returns it.
+    pub async fn sign_in_as(&self, jar: &mut Jar, username: &str, user_agent: Option<&str>) -> Res {
+        let csrf = self.csrf(jar).await;
+        let password = match username {
+            "alice" => "wonderland",
+            "bob" => "builder",
+            other => panic!("no password for {other}"),
+        };
+        let mut req = post_form(
+            "/callback/credentials",
+            &[
+                ("csrfToken", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .jar(jar);
+        if let Some(ua) = user_agent {
+            req = req.header("user-agent", ua);
+        }
+        let res = self.send(req).await;
+        jar.apply(&res);
+        res
+    }
+
+    /// A fresh jar signed in as `username`; returns it with the session token.
+    pub async fn browser(&self, username: &str, user_agent: Option<&str>) -> (Jar, String) {
+        let mut jar = Jar::default();
+        let res = self.sign_in_as(&mut jar, username, user_agent).await;
+        assert_eq!(res.status, StatusCode::FOUND, "sign-in failed: {res:?}");
+        let token = self.token_of(&jar);
+        (jar, token)
+    }
+
+    /// The session cookie value in a jar.
+    pub fn token_of(&self, jar: &Jar) -> String {
+        jar.session_token(&self.names.session_token)
+            .expect("a session cookie")
+    }
+
+    /// `name=token` for the session cookie.
+    pub fn cookie(&self, token: &str) -> String {
+        format!("{}={token}", self.names.session_token)
+    }
+
+    /// `GET /session` with only this session token.
+    pub async fn read(&self, token: &str) -> Res {
+        self.send(get("/session").cookie_header(&self.cookie(token)))
+            .await
+    }
+
+    /// The stored row for a cookie token (read directly from the store).
+    pub async fn row(&self, token: &str) -> Option<AdapterSession> {
+        self.mem.session(&TokenHash::of(token)).await.unwrap()
+    }
+
+    /// The user's stored sessions (read directly from the store).
+    pub async fn rows(&self, user_id: &str) -> Vec<AdapterSession> {
+        self.mem.user_sessions(user_id).await.unwrap()
+    }
+
+    /// Stores alice's (or bob's) user row as a first sign-in would, if missing.
+    pub async fn plant_user(&self, user_id: &str) {
+        if self.mem.user(user_id).await.unwrap().is_some() {
+            return;
+        }
+        let (name, email, role) = match user_id {
+            "1" => ("Alice", "alice@example.com", "admin"),
+            "2" => ("Bob", "bob@example.com", "editor"),
+            other => panic!("unknown test user {other}"),
+        };
+        let mut fields = serde_json::Map::new();
+        fields.insert("role".into(), Value::String(role.into()));
+        fields.insert("access_token".into(), Value::String("at".into()));
+        let user = AdapterUser {
+            id: user_id.to_owned(),
+            email: Some(email.to_owned()),
+            email_verified: None,
+            name: Some(name.to_owned()),
+            image: None,
+            fields,
+        };
+        self.mem.create_user(&user).await.unwrap();
+    }
+
+    /// Writes a session row with chosen times straight into the store; returns its token.
+    pub async fn plant_session(
+        &self,
+        user_id: &str,
+        created_at: OffsetDateTime,
+        last_used_at: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> String {
+        self.plant_user(user_id).await;
+        let token = random_token();
+        let row = AdapterSession {
+            key: TokenHash::of(&token),
+            user_id: user_id.to_owned(),
+            expires,
+            created_at,
+            last_used_at,
+            user_agent: None,
+            ip: None,
+        };
+        self.mem.create_session(&row).await.unwrap();
+        token
+    }
+}
+
+/// A token shaped like the ones portcullis issues (64 lowercase hex), never issued by it.
+pub fn random_token() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    TokenHash::of(&format!("planted-{n}-{nanos}")).as_str().to_owned()
+}
+
+/// `Date.prototype.toUTCString()`, as `Set-Cookie` `Expires` carries it.
+pub fn http_date(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        &t.weekday().to_string()[..3],
+        t.day(),
+        &t.month().to_string()[..3],
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Parses an IMF-fixdate (`Wed, 21 Oct 2015 07:28:00 GMT`) to seconds since the epoch.
+pub fn parse_http_date(s: &str) -> i64 {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let parts: Vec<&str> = s.split([' ', ':']).collect();
+    assert_eq!(parts.len(), 8, "not an IMF-fixdate: {s}");
+    assert_eq!(parts[7], "GMT", "{s}");
+    let month = MONTHS.iter().position(|m| *m == parts[2]).expect("month") + 1;
+    let num = |i: usize| parts[i].parse::<u16>().unwrap_or_else(|_| panic!("{s}"));
+    let date = time::Date::from_calendar_date(
+        i32::from(num(3)),
+        time::Month::try_from(u8::try_from(month).unwrap()).unwrap(),
+        u8::try_from(num(1)).unwrap(),
+    )
+    .unwrap();
+    let t = time::Time::from_hms(
+        u8::try_from(num(4)).unwrap(),
+        u8::try_from(num(5)).unwrap(),
+        u8::try_from(num(6)).unwrap(),
+    )
+    .unwrap();
+    let parsed = time::PrimitiveDateTime::new(date, t).assume_utc();
+    assert_eq!(
+        &parsed.weekday().to_string()[..3],
+        parts[0].trim_end_matches(','),
+        "weekday of {s}"
+    );
+    parsed.unix_timestamp()
+}
+
+/// `Date.prototype.toISOString()`.
+pub fn iso(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// The current time, truncated to milliseconds (what stores keep).
+pub fn now_ms() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.millisecond() as u32 * 1_000_000)
+        .unwrap()
+}
+
+/// A `time::Duration` of whole seconds.
+pub fn secs(n: i64) -> time::Duration {
+    time::Duration::seconds(n)
 }
