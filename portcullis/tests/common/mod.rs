@@ -963,6 +963,9 @@ pub struct FaultyAdapter {
     faults: Mutex<HashMap<&'static str, Fault>>,
     calls: Mutex<HashMap<&'static str, usize>>,
     interleave: AtomicBool,
+    delays: Mutex<HashMap<&'static str, std::collections::VecDeque<std::time::Duration>>>,
+    /// The `expires` of every `touch_session` call, in call order.
+    pub touched: Mutex<Vec<OffsetDateTime>>,
 }
 
 fn known(method: &str) {
@@ -979,7 +982,21 @@ impl FaultyAdapter {
             faults: Mutex::default(),
             calls: Mutex::default(),
             interleave: AtomicBool::new(false),
+            delays: Mutex::default(),
+            touched: Mutex::default(),
         }
+    }
+
+    /// Makes the next call of `method` (one per queued delay) wait this long before it
+    /// reaches the store.
+    pub fn delay_next(&self, method: &'static str, delay: std::time::Duration) {
+        known(method);
+        self.delays
+            .lock()
+            .unwrap()
+            .entry(method)
+            .or_default()
+            .push_back(delay);
     }
 
     /// Makes `method` fail until healed.
@@ -1021,6 +1038,15 @@ impl FaultyAdapter {
         *self.calls.lock().unwrap().entry(method).or_insert(0) += 1;
         if self.interleave.load(Ordering::SeqCst) {
             tokio::task::yield_now().await;
+        }
+        let delay = self
+            .delays
+            .lock()
+            .unwrap()
+            .get_mut(method)
+            .and_then(std::collections::VecDeque::pop_front);
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
         }
         let fault = self.faults.lock().unwrap().get(method).copied();
         match fault {
@@ -1105,6 +1131,7 @@ impl SessionAdapter for FaultyAdapter {
         expires: OffsetDateTime,
         last_used_at: OffsetDateTime,
     ) -> Result<Option<AdapterSession>, AdapterError> {
+        self.touched.lock().unwrap().push(expires);
         self.enter("touch_session").await?;
         self.inner.touch_session(key, expires, last_used_at).await
     }
@@ -1399,7 +1426,7 @@ pub fn iso(t: OffsetDateTime) -> String {
 /// The current time, truncated to milliseconds (what stores keep).
 pub fn now_ms() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
-    t.replace_nanosecond(t.millisecond() as u32 * 1_000_000)
+    t.replace_nanosecond(u32::from(t.millisecond()) * 1_000_000)
         .unwrap()
 }
 
