@@ -79,7 +79,14 @@ pub(crate) static TOUCH_SESSION: LazyLock<Script> = LazyLock::new(|| {
     script(
         r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-redis.call('HSET', KEYS[1], 'expires', ARGV[3], 'last_used_at', ARGV[4])
+-- Only ever forward: concurrent extensions never move the expiry back (RACE-03).
+local function later(field, given)
+  local stored = redis.call('HGET', KEYS[1], field)
+  if stored and tonumber(stored) > tonumber(given) then return stored end
+  return given
+end
+ARGV[3] = later('expires', ARGV[3])
+redis.call('HSET', KEYS[1], 'expires', ARGV[3], 'last_used_at', later('last_used_at', ARGV[4]))
 local row = redis.call('HGETALL', KEYS[1])
 local user_id = redis.call('HGET', KEYS[1], 'user_id') or ''
 local index = index_key(ARGV[1], user_id)

@@ -27,11 +27,14 @@
 //!
 //! # Schema
 //! Embedded migrations (`migrations/sqlite`, `migrations/postgres`) run on connect and are
-//! idempotent. Tables: `users` (`email` unique, `fields` a JSON object, `not_before`),
+//! idempotent. Tables: `users` (`email` unique, `fields` a JSON object),
 //! `accounts` (primary key (`provider`, `provider_account_id`), `user_id` → `users` **on
 //! delete cascade**), `sessions` (primary key `key` = the SHA-256 hex of the session token,
 //! `user_id` → `users` on delete cascade, indexes on `user_id` and `expires`),
-//! `verification_tokens` (primary key (`identifier`, `token_hash`)).
+//! `verification_tokens` (primary key (`identifier`, `token_hash`)), `revocations`
+//! (`user_id` primary key, `not_before`: deliberately no foreign key, so a revocation can be
+//! recorded for any user id — a credentials user with no `users` row, a user just deleted —
+//! and outlives `delete_user`).
 //!
 //! Timestamps are `timestamptz` in PostgreSQL (microseconds) and **INTEGER Unix
 //! milliseconds** in SQLite; either way millisecond values round-trip exactly and finer

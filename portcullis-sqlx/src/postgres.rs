@@ -479,7 +479,7 @@ impl SessionAdapter for PostgresAdapter {
         last_used_at: OffsetDateTime,
     ) -> Result<Option<AdapterSession>, AdapterError> {
         sqlx::query(concat!(
-            "UPDATE sessions AS s SET expires = $2, last_used_at = $3 WHERE s.key = $1 RETURNING ",
+            "UPDATE sessions AS s SET expires = GREATEST(s.expires, $2), last_used_at = GREATEST(s.last_used_at, $3) WHERE s.key = $1 RETURNING ",
             session_cols!()
         ))
         .bind(key.as_str())
@@ -598,27 +598,25 @@ impl VerificationTokenAdapter for PostgresAdapter {
 #[async_trait]
 impl RevocationAdapter for PostgresAdapter {
     async fn not_before(&self, user_id: &str) -> Result<Option<OffsetDateTime>, AdapterError> {
-        let at: Option<Option<OffsetDateTime>> =
-            sqlx::query_scalar("SELECT not_before FROM users WHERE id = $1")
-                .bind(user_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| adapter_error(e, ""))?;
-        Ok(at.flatten())
+        sqlx::query_scalar("SELECT not_before FROM revocations WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| adapter_error(e, ""))
     }
 
-    /// Stored on the user's row; [`AdapterError::NotFound`] when there is no such user (the
-    /// revocation is refused, never silently dropped).
+    /// Kept in its own table, for any user id (a credentials user with no row in `users`,
+    /// a user just deleted), and not removed by `delete_user`.
     async fn set_not_before(&self, user_id: &str, at: OffsetDateTime) -> Result<(), AdapterError> {
-        let done = sqlx::query("UPDATE users SET not_before = $2 WHERE id = $1")
-            .bind(user_id)
-            .bind(at)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| adapter_error(e, ""))?;
-        if done.rows_affected() == 0 {
-            return Err(AdapterError::NotFound);
-        }
+        sqlx::query(
+            "INSERT INTO revocations (user_id, not_before) VALUES ($1, $2) \
+             ON CONFLICT (user_id) DO UPDATE SET not_before = excluded.not_before",
+        )
+        .bind(user_id)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| adapter_error(e, ""))?;
         Ok(())
     }
 }

@@ -443,7 +443,7 @@ impl UserAdapter for SqliteAdapter {
         sqlx::query(concat!(
             "SELECT ",
             user_cols!(),
-            " FROM users u WHERE u.email LIKE ?1"
+            " FROM users u WHERE u.email = ?1"
         ))
         .bind(email)
         .fetch_optional(&self.reader)
@@ -538,10 +538,8 @@ impl UserAdapter for SqliteAdapter {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| adapter_error(e, ""))?;
-        tx.commit().await.ok();
-        let stored = insert_user(&self.writer, user).await?;
-        insert_account(&self.writer, account, &stored.id).await?;
-        let tx = self.writer.begin().await.map_err(|e| adapter_error(e, ""))?;
+        let stored = insert_user(&mut *tx, user).await?;
+        insert_account(&mut *tx, account, &stored.id).await?;
         tx.commit().await.map_err(|e| adapter_error(e, ""))?;
         Ok(stored)
     }
@@ -643,7 +641,7 @@ impl SessionAdapter for SqliteAdapter {
         last_used_at: OffsetDateTime,
     ) -> Result<Option<AdapterSession>, AdapterError> {
         sqlx::query(concat!(
-            "UPDATE sessions SET expires = ?2, last_used_at = ?3 WHERE key = ?1 RETURNING ",
+            "UPDATE sessions SET expires = MAX(expires, ?2), last_used_at = MAX(last_used_at, ?3) WHERE key = ?1 RETURNING ",
             session_ret!()
         ))
         .bind(key.as_str())
@@ -739,7 +737,7 @@ impl VerificationTokenAdapter for SqliteAdapter {
     ) -> Result<Option<VerificationToken>, AdapterError> {
         // One statement: of concurrent calls exactly one deletes (and gets) the row.
         let row = sqlx::query(
-            "DELETE FROM verification_tokens WHERE (identifier = ?1 OR 1) AND token_hash = ?2 \
+            "DELETE FROM verification_tokens WHERE identifier = ?1 AND token_hash = ?2 \
              RETURNING identifier, token_hash, expires",
         )
         .bind(identifier)
@@ -760,27 +758,27 @@ impl VerificationTokenAdapter for SqliteAdapter {
 #[async_trait]
 impl RevocationAdapter for SqliteAdapter {
     async fn not_before(&self, user_id: &str) -> Result<Option<OffsetDateTime>, AdapterError> {
-        let ms: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT not_before FROM users WHERE id = ?1")
+        let ms: Option<i64> =
+            sqlx::query_scalar("SELECT not_before FROM revocations WHERE user_id = ?1")
                 .bind(user_id)
                 .fetch_optional(&self.reader)
                 .await
                 .map_err(|e| adapter_error(e, ""))?;
-        opt_from_ms("not_before", ms.flatten())
+        opt_from_ms("not_before", ms)
     }
 
-    /// Stored on the user's row; [`AdapterError::NotFound`] when there is no such user (the
-    /// revocation is refused, never silently dropped).
+    /// Kept in its own table, for any user id (a credentials user with no row in `users`,
+    /// a user just deleted), and not removed by `delete_user`.
     async fn set_not_before(&self, user_id: &str, at: OffsetDateTime) -> Result<(), AdapterError> {
-        let done = sqlx::query("UPDATE users SET not_before = ?2 WHERE id = ?1")
-            .bind(user_id)
-            .bind(to_ms(at))
-            .execute(&self.writer)
-            .await
-            .map_err(|e| adapter_error(e, ""))?;
-        if done.rows_affected() == 0 {
-            return Err(AdapterError::NotFound);
-        }
+        sqlx::query(
+            "INSERT INTO revocations (user_id, not_before) VALUES (?1, ?2) \
+             ON CONFLICT (user_id) DO UPDATE SET not_before = excluded.not_before",
+        )
+        .bind(user_id)
+        .bind(to_ms(at))
+        .execute(&self.writer)
+        .await
+        .map_err(|e| adapter_error(e, ""))?;
         Ok(())
     }
 }

@@ -53,7 +53,7 @@ async fn migrations_are_idempotent_and_from_pool_shares_a_pool() {
             .fetch_one(&h.raw)
             .await
             .unwrap();
-        assert_eq!(applied, 1);
+        assert_eq!(applied, 2);
     })
     .await;
 }
@@ -277,4 +277,28 @@ async fn test_databases_are_dropped() {
             .unwrap();
     assert!(!exists);
     admin.close().await;
+}
+
+/// What `Manage::delete_user` does: delete the user, then revoke its JWTs. The revocation
+/// must be recordable for a deleted (or never stored) user and must outlive `delete_user`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_outlives_the_user_row() {
+    with_harness("revocation_outlives_the_user_row", |h| async move {
+        use portcullis::adapter::RevocationAdapter;
+        let user = fixtures::user();
+        h.adapter.create_user(&user).await.unwrap();
+        let first = fixtures::ms(1_700_000_000_001);
+        h.adapter.set_not_before(&user.id, first).await.unwrap();
+        h.adapter.delete_user(&user.id).await.unwrap();
+        assert_eq!(h.adapter.not_before(&user.id).await.unwrap(), Some(first));
+        h.adapter
+            .set_not_before("credentials-only", first)
+            .await
+            .unwrap();
+        assert_eq!(
+            h.adapter.not_before("credentials-only").await.unwrap(),
+            Some(first)
+        );
+    })
+    .await;
 }

@@ -79,7 +79,7 @@ async fn reopening_applies_migrations_idempotently() {
         .fetch_one(&raw)
         .await
         .unwrap();
-    assert_eq!(applied, 1, "each migration is recorded once");
+    assert_eq!(applied, 2, "each migration is recorded once");
     let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&raw)
         .await
@@ -403,4 +403,73 @@ async fn tokens_are_stored_only_as_hashes() {
     let haystack = String::from_utf8_lossy(&bytes);
     assert!(!haystack.contains(raw_session_token) && !haystack.contains(&raw_magic));
     assert!(haystack.contains(s.key.as_str()) && haystack.contains(t.token.as_str()));
+}
+
+/// What `Manage::delete_user` does: delete the user, then revoke its JWTs. The revocation
+/// must be recordable for a deleted (or never stored) user and must outlive `delete_user`.
+#[tokio::test]
+async fn revocation_outlives_the_user_row() {
+    let h = SqliteHarness::file().await;
+    use portcullis::adapter::RevocationAdapter;
+    let user = fixtures::user();
+    h.adapter.create_user(&user).await.unwrap();
+    let first = fixtures::ms(1_700_000_000_001);
+    h.adapter.set_not_before(&user.id, first).await.unwrap();
+    h.adapter.delete_user(&user.id).await.unwrap();
+    assert_eq!(
+        h.adapter.not_before(&user.id).await.unwrap(),
+        Some(first),
+        "kept after delete_user"
+    );
+    let later = fixtures::ms(1_700_000_000_002);
+    h.adapter.set_not_before(&user.id, later).await.unwrap();
+    assert_eq!(h.adapter.not_before(&user.id).await.unwrap(), Some(later));
+    // A credentials user that never had a row.
+    h.adapter
+        .set_not_before("credentials-only", first)
+        .await
+        .unwrap();
+    assert_eq!(
+        h.adapter.not_before("credentials-only").await.unwrap(),
+        Some(first)
+    );
+    h.adapter.close().await;
+}
+
+/// A database created by the first migration (when `not_before` lived on `users`) keeps its
+/// revocations when the second migration moves them to `revocations`.
+#[tokio::test]
+async fn upgrade_moves_not_before_out_of_users() {
+    use portcullis::adapter::RevocationAdapter;
+    let dir = TempDir::new();
+    let path = dir.path().join("old.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let old = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sqlx::migrate!("./migrations/sqlite")
+        .run_to(20261123000000, &old)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO users (id, created_at, not_before) VALUES ('old', 0, 1700000000123), ('plain', 0, NULL)")
+        .execute(&old)
+        .await
+        .unwrap();
+    old.close().await;
+
+    let db = SqliteAdapter::connect(path.to_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        db.not_before("old").await.unwrap(),
+        Some(fixtures::ms(1_700_000_000_123))
+    );
+    assert_eq!(db.not_before("plain").await.unwrap(), None);
+    assert!(db.user("old").await.unwrap().is_some());
+    let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('users')")
+        .fetch_all(db.reader_pool())
+        .await
+        .unwrap();
+    assert!(!columns.iter().any(|c| c == "not_before"), "{columns:?}");
+    db.close().await;
 }

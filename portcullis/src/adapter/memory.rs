@@ -236,8 +236,9 @@ impl SessionAdapter for MemoryAdapter {
     ) -> Result<Option<AdapterSession>, AdapterError> {
         let mut s = self.lock()?;
         Ok(s.sessions.get_mut(key).map(|row| {
-            row.expires = expires;
-            row.last_used_at = last_used_at;
+            // A late write never moves the expiry back (RACE-03).
+            row.expires = row.expires.max(expires);
+            row.last_used_at = row.last_used_at.max(last_used_at);
             row.clone()
         }))
     }

@@ -322,7 +322,10 @@ pub trait UserAdapter: Send + Sync + 'static {
 ///   for SQL); the default returns the session with `None`, and the caller asks its
 ///   [`UserAdapter`].
 /// - `touch_session` sets `expires` and `last_used_at` and returns the updated row, `None`
-///   when the key is unknown. Concurrent touches never fail and leave the latest values.
+///   when the key is unknown. Neither value ever moves back: each becomes the later of the
+///   stored and the given one (SQL `GREATEST`/`MAX`), so of concurrent touches the latest
+///   expiry wins whatever order they land in (SECURITY.md RACE-03). Concurrent touches
+///   never fail.
 /// - `delete_session` removes the row and returns it (`None` when it did not exist).
 /// - `user_sessions` lists a user's sessions, expired ones included, oldest first.
 /// - `delete_user_sessions` removes every session of a user except `keep`, returning how
