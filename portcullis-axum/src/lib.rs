@@ -209,9 +209,7 @@ async fn read_session<T: DeserializeOwned + Send + 'static>(
     parts: &Parts,
 ) -> Result<Option<T>, SessionRejection> {
     let auth = auth_of(parts)?;
-    auth.session::<T>(&parts.headers)
-        .await
-        .map_err(rejection)
+    auth.session::<T>(&parts.headers).await.map_err(rejection)
 }
 
 fn rejection(e: SessionError) -> SessionRejection {

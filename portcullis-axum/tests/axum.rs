@@ -65,7 +65,10 @@ impl Callbacks for App {
         Ok(Some(token))
     }
 
-    async fn session(&self, p: SessionParams<'_, UserFields, Claims>) -> Result<AppSession, CallbackError> {
+    async fn session(
+        &self,
+        p: SessionParams<'_, UserFields, Claims>,
+    ) -> Result<AppSession, CallbackError> {
         let c = &p.token.claims;
         Ok(p.session.with_user_fields(Exposed {
             id: c.id.clone().unwrap_or_default(),

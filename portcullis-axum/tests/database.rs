@@ -52,7 +52,9 @@ impl Callbacks for App {
         &self,
         p: SessionParams<'_, UserFields, portcullis::NoFields>,
     ) -> Result<AppSession, CallbackError> {
-        let user = p.user.ok_or_else(|| CallbackError::new("database strategy only"))?;
+        let user = p
+            .user
+            .ok_or_else(|| CallbackError::new("database strategy only"))?;
         let exposed = Exposed {
             id: user.id.clone(),
             role: user.fields.role.clone(),
@@ -114,7 +116,10 @@ impl SessionAdapter for FaultySessions {
         self.check()?;
         self.inner.touch_session(key, expires, last_used_at).await
     }
-    async fn delete_session(&self, key: &TokenHash) -> Result<Option<AdapterSession>, AdapterError> {
+    async fn delete_session(
+        &self,
+        key: &TokenHash,
+    ) -> Result<Option<AdapterSession>, AdapterError> {
         self.check()?;
         self.inner.delete_session(key).await
     }
@@ -241,7 +246,11 @@ fn get_req(uri: &str, cookie: &str) -> Request<Body> {
 
 /// csrf → credentials sign-in through the router, from `peer`; returns the session token.
 async fn sign_in(router: &Router, peer: Option<SocketAddr>) -> String {
-    let res = send(router, Request::get("/api/auth/csrf").body(Body::empty()).unwrap()).await;
+    let res = send(
+        router,
+        Request::get("/api/auth/csrf").body(Body::empty()).unwrap(),
+    )
+    .await;
     let csrf = res.json()["csrfToken"].as_str().unwrap().to_owned();
     let csrf_cookie = res
         .set_cookies()
@@ -284,7 +293,10 @@ async fn extractors_and_layer_read_database_sessions() {
     let res = send(&s.router, get_req("/api/protected", &cookie(&token))).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let session = &res.json()["session"];
-    assert_eq!(session["user"], json!({"name": "Alice", "email": "alice@example.com", "id": "1", "role": "admin"}));
+    assert_eq!(
+        session["user"],
+        json!({"name": "Alice", "email": "alice@example.com", "id": "1", "role": "admin"})
+    );
     let res = send(&s.router, get_req("/", &cookie(&token))).await;
     assert_eq!(res.body, format!("hello admin {SECRET_PAGE}"));
     for path in ["/protected", "/api/protected-layer"] {
@@ -305,14 +317,27 @@ async fn flt_01_a_store_outage_is_503_everywhere_never_200_401_or_302() {
     let s = setup();
     let token = sign_in(&s.router, None).await;
     s.sessions.set(Some(Fault::Unavailable));
-    for path in ["/api/protected", "/", "/protected", "/api/protected-layer", "/api/auth/session"] {
+    for path in [
+        "/api/protected",
+        "/",
+        "/protected",
+        "/api/protected-layer",
+        "/api/auth/session",
+    ] {
         let res = send(&s.router, get_req(path, &cookie(&token))).await;
-        assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {}", res.body);
+        assert_eq!(
+            res.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{path}: {}",
+            res.body
+        );
         assert_eq!(res.json()["error"], "SessionStoreUnavailable", "{path}");
         assert!(res.headers.contains_key(header::RETRY_AFTER), "{path}");
         assert!(!res.body.contains(SECRET_PAGE), "{path}");
         assert!(
-            res.set_cookies().iter().all(|c| !c.starts_with(SESSION_COOKIE)),
+            res.set_cookies()
+                .iter()
+                .all(|c| !c.starts_with(SESSION_COOKIE)),
             "{path}: the session cookie was touched: {:?}",
             res.set_cookies()
         );
@@ -339,7 +364,11 @@ async fn flt_01_other_store_errors_read_as_signed_out() {
     assert_eq!(res.body, "not signed in");
     let res = send(&s.router, get_req("/api/auth/session", &cookie(&token))).await;
     assert_eq!((res.status, res.body.as_str()), (StatusCode::OK, "null"));
-    assert!(res.set_cookies().iter().all(|c| !c.starts_with(SESSION_COOKIE)));
+    assert!(
+        res.set_cookies()
+            .iter()
+            .all(|c| !c.starts_with(SESSION_COOKIE))
+    );
     s.sessions.set(None);
     let res = send(&s.router, get_req("/api/protected", &cookie(&token))).await;
     assert_eq!(res.status, StatusCode::OK);
@@ -360,7 +389,12 @@ async fn the_client_address_and_user_agent_are_recorded_with_the_session() {
     assert_eq!(row.user_agent.as_deref(), Some("AxumTest/1.0"));
     // Without ConnectInfo nothing is made up.
     let token = sign_in(&s.router, None).await;
-    let row = s.mem.session(&TokenHash::of(&token)).await.unwrap().unwrap();
+    let row = s
+        .mem
+        .session(&TokenHash::of(&token))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(row.ip, None);
 
     // The management listing shows them to the owner.

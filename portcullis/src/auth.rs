@@ -13,15 +13,14 @@ use crate::action;
 use crate::action::database;
 use crate::adapter::{AdapterError, AdapterUser, TokenHash};
 use crate::callbacks::SessionOutcome;
-use crate::config::SessionStrategy;
 use crate::callbacks::{SessionFailure, SessionRead};
 use crate::config::AuthConfig;
+use crate::config::SessionStrategy;
 use crate::cookie::{RequestCookies, SessionCookie};
 use crate::csrf::Csrf;
 use crate::jwt::MAX_TOKEN_LEN;
 use crate::request::{
-    ClientIp,
-    Ctx, Rejection, allowed_methods, parse_body, parse_path, parse_query, resolve_origin,
+    ClientIp, Ctx, Rejection, allowed_methods, parse_body, parse_path, parse_query, resolve_origin,
 };
 use crate::response::{bad_request, plain_json};
 use crate::session::iso_millis;
@@ -96,7 +95,10 @@ pub(crate) async fn resolve_session(
     let origin = resolve_origin(cfg, headers).map_err(|_| SessionError::Configuration)?;
     let secure = cfg.secure_override.unwrap_or(origin.scheme() == "https");
     let cookies = RequestCookies::parse(
-        headers.get_all(header::COOKIE).iter().map(HeaderValue::as_bytes),
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .map(HeaderValue::as_bytes),
     );
     let name = &cfg.names(secure).session_token;
     let now = OffsetDateTime::now_utc();

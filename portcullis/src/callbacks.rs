@@ -260,10 +260,16 @@ impl AnyUser {
 }
 
 /// The typed user of a stored row: its fields with `id`, `name`, `email`, `image` on top.
-pub(crate) fn typed_user<X: DeserializeOwned>(row: &AdapterUser) -> Result<User<X>, serde_json::Error> {
+pub(crate) fn typed_user<X: DeserializeOwned>(
+    row: &AdapterUser,
+) -> Result<User<X>, serde_json::Error> {
     let mut map = row.fields.clone();
     map.insert("id".into(), Value::String(row.id.clone()));
-    for (k, v) in [("name", &row.name), ("email", &row.email), ("image", &row.image)] {
+    for (k, v) in [
+        ("name", &row.name),
+        ("email", &row.email),
+        ("image", &row.image),
+    ] {
         match v {
             Some(v) => map.insert(k.into(), Value::String(v.clone())),
             None => map.remove(k),
@@ -486,7 +492,10 @@ impl<T: Callbacks> Erased<T> {
         let user: User<T::UserFields> = typed_user(row).map_err(|e| {
             SessionFailure::Callback(callback_error(
                 "session",
-                CallbackError::from_source("the stored user does not match Callbacks::UserFields", e),
+                CallbackError::from_source(
+                    "the stored user does not match Callbacks::UserFields",
+                    e,
+                ),
             ))
         })?;
         let token = Token::new(

@@ -111,11 +111,11 @@ pub use crate::config::{
 pub use crate::cookie::{CookieNames, MAX_REQUEST_COOKIES, MAX_SESSION_CHUNKS};
 pub use crate::error::{CallbackError, ConfigError, Error, ErrorCode};
 pub use crate::events::{Events, SessionEvent, SignInEvent, SignOutEvent};
-pub use crate::request::ClientIp;
+pub use crate::manage::{ManageError, SessionInfo};
 pub use crate::provider::{
     AuthorizeError, AuthorizeRequest, CredentialField, Credentials, DEFAULT_MAX_FIELD_LEN,
 };
-pub use crate::manage::{ManageError, SessionInfo};
+pub use crate::request::ClientIp;
 pub use crate::secret::Secret;
 pub use crate::session::{Session, SessionUser};
 pub use crate::token::{CLOCK_TOLERANCE_SECS, Token, TokenError};

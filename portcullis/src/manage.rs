@@ -78,7 +78,11 @@ impl Auth {
     ///
     /// # Errors
     /// As [`list_sessions`](Self::list_sessions).
-    pub async fn revoke_session(&self, user_id: &str, session_id: &str) -> Result<bool, ManageError> {
+    pub async fn revoke_session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<bool, ManageError> {
         revoke_one(self.config(), user_id, session_id).await
     }
 
@@ -87,10 +91,21 @@ impl Auth {
     ///
     /// # Errors
     /// As [`list_sessions`](Self::list_sessions).
-    pub async fn revoke_other_sessions(&self, user_id: &str, keep: &str) -> Result<u64, ManageError> {
-        let sessions = self.config().stores.sessions.as_ref().ok_or(ManageError::Unsupported("no session adapter"))?;
+    pub async fn revoke_other_sessions(
+        &self,
+        user_id: &str,
+        keep: &str,
+    ) -> Result<u64, ManageError> {
+        let sessions = self
+            .config()
+            .stores
+            .sessions
+            .as_ref()
+            .ok_or(ManageError::Unsupported("no session adapter"))?;
         let keep = TokenHash::from_stored(keep);
-        Ok(sessions.delete_user_sessions(user_id, keep.as_ref()).await?)
+        Ok(sessions
+            .delete_user_sessions(user_id, keep.as_ref())
+            .await?)
     }
 
     /// Revokes every session of the user: database rows, and — with a revocation adapter —
@@ -142,8 +157,16 @@ pub(crate) async fn list(
         .collect())
 }
 
-pub(crate) async fn revoke_one(cfg: &AuthConfig, user_id: &str, session_id: &str) -> Result<bool, ManageError> {
-    let sessions = cfg.stores.sessions.as_ref().ok_or(ManageError::Unsupported("no session adapter"))?;
+pub(crate) async fn revoke_one(
+    cfg: &AuthConfig,
+    user_id: &str,
+    session_id: &str,
+) -> Result<bool, ManageError> {
+    let sessions = cfg
+        .stores
+        .sessions
+        .as_ref()
+        .ok_or(ManageError::Unsupported("no session adapter"))?;
     let Some(key) = TokenHash::from_stored(session_id) else {
         return Ok(false);
     };
@@ -156,19 +179,29 @@ pub(crate) async fn revoke_one(cfg: &AuthConfig, user_id: &str, session_id: &str
 
 /// Revokes everything; JWTs issued in the current second die too (the "not before" time is
 /// set one second ahead, since `iat` has whole seconds).
-pub(crate) async fn revoke_all(cfg: &AuthConfig, user_id: &str, now: OffsetDateTime) -> Result<u64, ManageError> {
+pub(crate) async fn revoke_all(
+    cfg: &AuthConfig,
+    user_id: &str,
+    now: OffsetDateTime,
+) -> Result<u64, ManageError> {
     let mut removed = 0;
     let mut done = false;
     if let Some(sessions) = &cfg.stores.sessions {
         removed = sessions.delete_user_sessions(user_id, None).await?;
         done = true;
     }
-    if cfg.stores.set_not_before(user_id, now + Duration::seconds(1)).await? {
+    if cfg
+        .stores
+        .set_not_before(user_id, now + Duration::seconds(1))
+        .await?
+    {
         done = true;
     }
     if done {
         Ok(removed)
     } else {
-        Err(ManageError::Unsupported("revoking sessions needs a session or revocation adapter"))
+        Err(ManageError::Unsupported(
+            "revoking sessions needs a session or revocation adapter",
+        ))
     }
 }

@@ -494,7 +494,10 @@ async fn oversized_claims_are_refused_at_sign_in() {
         .await;
     assert!(res.status.as_u16() < 500, "{res:?}");
     let location = res.header("location").unwrap_or_default().to_owned();
-    assert!(location.ends_with("/api/auth/error?error=Configuration"), "{location}");
+    assert!(
+        location.ends_with("/api/auth/error?error=Configuration"),
+        "{location}"
+    );
     jar.apply(&res);
     assert!(jar.session_names(&h.names.session_token).is_empty());
 }

@@ -3,6 +3,8 @@
 //! (`list_sessions`, `revoke_session`, `revoke_other_sessions`, `revoke_all_sessions`,
 //! `delete_user`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::sync::Arc;
@@ -118,19 +120,17 @@ async fn listing_shows_the_users_own_sessions_and_marks_the_current_one() {
     }
 
     // From the other browser, the other one is current.
-    let res = s
-        .db
-        .send(get("/sessions").cookie_header(&s.db.cookie(&s.other)))
-        .await;
+    let res =
+        s.db.send(get("/sessions").cookie_header(&s.db.cookie(&s.other)))
+            .await;
     let list = res.json();
     assert_eq!(list[0]["current"], false);
     assert_eq!(list[1]["current"], true);
 
     // Bob sees only his own.
-    let res = s
-        .db
-        .send(get("/sessions").cookie_header(&s.db.cookie(&s.bobs)))
-        .await;
+    let res =
+        s.db.send(get("/sessions").cookie_header(&s.db.cookie(&s.bobs)))
+            .await;
     let list = res.json();
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     assert_eq!(list[0]["id"], id_of(&s.bobs));
@@ -151,13 +151,21 @@ async fn revoking_the_other_session_ends_it() {
         .await;
     assert!(s.alive(&s.mine).await);
     // Revoking it again revokes nothing.
-    assert_eq!(s.revoke(&id_of(&s.other)).await.json(), json!({"revoked": 0}));
+    assert_eq!(
+        s.revoke(&id_of(&s.other)).await.json(),
+        json!({"revoked": 0})
+    );
 }
 
 #[tokio::test]
 async fn another_users_session_cannot_be_revoked() {
     let s = scene().await;
-    for id in [id_of(&s.bobs), s.bobs.clone(), "not-an-id".to_owned(), String::new()] {
+    for id in [
+        id_of(&s.bobs),
+        s.bobs.clone(),
+        "not-an-id".to_owned(),
+        String::new(),
+    ] {
         let res = s.revoke(&id).await;
         assert_eq!(res.status, StatusCode::OK, "{id}: {res:?}");
         assert_eq!(res.json(), json!({"revoked": 0}), "{id}");
@@ -203,7 +211,9 @@ async fn management_posts_need_the_csrf_token() {
     assert_eq!(s.db.rows("1").await.len(), 2);
     assert!(s.alive(&s.other).await);
     // Unknown operations are refused as unknown paths.
-    let res = s.op("revoke-everything", &json!({"csrfToken": s.csrf})).await;
+    let res = s
+        .op("revoke-everything", &json!({"csrfToken": s.csrf}))
+        .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert_eq!(s.db.rows("1").await.len(), 2);
 }
@@ -233,8 +243,10 @@ async fn revoke_all_ends_every_session_and_clears_the_cookie() {
     assert_eq!(res.json(), json!({"revoked": 2}));
     assert!(res.deleted().contains(&s.db.names.session_token.as_str()));
     assert!(s.db.rows("1").await.is_empty());
-    s.db.assert_token_rejected(&s.mine, "after revoke-all").await;
-    s.db.assert_token_rejected(&s.other, "after revoke-all").await;
+    s.db.assert_token_rejected(&s.mine, "after revoke-all")
+        .await;
+    s.db.assert_token_rejected(&s.other, "after revoke-all")
+        .await;
     assert!(s.alive(&s.bobs).await);
     assert!(s.db.mem.not_before("1").await.unwrap().is_some());
     assert!(s.db.mem.not_before("2").await.unwrap().is_none());
@@ -243,9 +255,21 @@ async fn revoke_all_ends_every_session_and_clears_the_cookie() {
 #[tokio::test]
 async fn store_failures_are_503_or_500_and_never_success() {
     for (method, fault, status) in [
-        ("session_and_user", Fault::Unavailable, StatusCode::SERVICE_UNAVAILABLE),
-        ("user_sessions", Fault::Unavailable, StatusCode::SERVICE_UNAVAILABLE),
-        ("user_sessions", Fault::Other, StatusCode::INTERNAL_SERVER_ERROR),
+        (
+            "session_and_user",
+            Fault::Unavailable,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+        (
+            "user_sessions",
+            Fault::Unavailable,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+        (
+            "user_sessions",
+            Fault::Other,
+            StatusCode::INTERNAL_SERVER_ERROR,
+        ),
     ] {
         let s = scene().await;
         s.db.store.fail(method, fault);
@@ -300,7 +324,10 @@ async fn listing_jwt_sessions_is_unsupported() {
         Harness::builder().configure(|b| b.session_strategy(SessionStrategy::Jwt)),
     );
     let (jar, _) = db.browser("alice", None).await;
-    assert!(db.rows("1").await.is_empty(), "the JWT strategy stored a row");
+    assert!(
+        db.rows("1").await.is_empty(),
+        "the JWT strategy stored a row"
+    );
     let res = db.send(get("/sessions").jar(&jar)).await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
     assert_eq!(res.json()["error"], "Unsupported");
@@ -317,7 +344,10 @@ async fn rust_api_lists_and_revokes_with_ownership() {
     assert_eq!(list.len(), 2);
     assert_eq!(list[0].id, id_of(&s.mine));
     assert_eq!(list[1].id, id_of(&s.other));
-    assert!(list.iter().all(|i| !i.current), "no request, nothing is current");
+    assert!(
+        list.iter().all(|i| !i.current),
+        "no request, nothing is current"
+    );
     assert_eq!(list[0].user_agent.as_deref(), Some("Firefox/128.0"));
     assert!(auth.list_sessions("nobody").await.unwrap().is_empty());
 
@@ -333,7 +363,9 @@ async fn rust_api_lists_and_revokes_with_ownership() {
     // revoke_other_sessions keeps the given one.
     let (_third, third) = s.db.browser("alice", None).await;
     assert_eq!(
-        auth.revoke_other_sessions("1", &id_of(&s.mine)).await.unwrap(),
+        auth.revoke_other_sessions("1", &id_of(&s.mine))
+            .await
+            .unwrap(),
         1
     );
     assert!(s.alive(&s.mine).await);
@@ -362,7 +394,11 @@ async fn rust_api_failures_are_errors() {
         Err(ManageError::Adapter(_))
     ));
     s.db.store.fail("delete_user_sessions", Fault::Unavailable);
-    assert!(auth.revoke_other_sessions("1", &id_of(&s.mine)).await.is_err());
+    assert!(
+        auth.revoke_other_sessions("1", &id_of(&s.mine))
+            .await
+            .is_err()
+    );
     assert!(auth.revoke_all_sessions("1").await.is_err());
     s.db.store.fail("delete_user", Fault::Other);
     assert!(auth.delete_user("1").await.is_err());
@@ -378,8 +414,10 @@ async fn delete_user_cascades() {
     assert_eq!(s.db.mem.user("1").await.unwrap(), None);
     assert!(s.db.rows("1").await.is_empty());
     assert!(s.db.mem.not_before("1").await.unwrap().is_some());
-    s.db.assert_token_rejected(&s.mine, "after delete_user").await;
-    s.db.assert_token_rejected(&s.other, "after delete_user").await;
+    s.db.assert_token_rejected(&s.mine, "after delete_user")
+        .await;
+    s.db.assert_token_rejected(&s.other, "after delete_user")
+        .await;
     let res = s.list().await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert!(s.alive(&s.bobs).await);

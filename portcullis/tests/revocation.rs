@@ -3,6 +3,8 @@
 //! refused, `revoke-all` / `revoke-others` / `Auth::revoke_all_sessions`, a revocation store
 //! outage (503, fail closed), and the per-instance revocation cache.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::sync::Arc;
@@ -113,7 +115,8 @@ async fn revoke_all_route_ends_every_token_of_the_user() {
     );
     let nbf = db.mem.not_before("1").await.unwrap().expect("not-before");
     assert!(nbf > before);
-    db.assert_token_rejected(&first, "the requester's token").await;
+    db.assert_token_rejected(&first, "the requester's token")
+        .await;
     db.assert_token_rejected(&second, "the other token").await;
     assert_alive(&db, &bobs, "2", "another user").await;
     assert_eq!(db.mem.not_before("2").await.unwrap(), None);
@@ -165,7 +168,8 @@ async fn revoke_others_route_keeps_only_the_reissued_current_token() {
     db.assert_token_rejected(&second, "the other token").await;
     // The copy of the current token from before the revocation dies too: only the
     // re-issued one lives on (a stolen copy does not survive "sign out everywhere else").
-    db.assert_token_rejected(&first, "the pre-revocation copy").await;
+    db.assert_token_rejected(&first, "the pre-revocation copy")
+        .await;
     assert_alive(&db, &reissued, "1", "the re-issued token").await;
     assert_survives_refreshes(&db, &mut jar, "the re-issued token").await;
     assert_eq!(
@@ -294,7 +298,11 @@ async fn another_instance_sees_a_revocation_within_the_cache_ttl() {
     assert_alive(&a, &token, "1", "A before").await;
     let reads = a.store.calls("not_before");
     assert_alive(&a, &token, "1", "A again").await;
-    assert_eq!(a.store.calls("not_before"), reads, "A did not use its cache");
+    assert_eq!(
+        a.store.calls("not_before"),
+        reads,
+        "A did not use its cache"
+    );
 
     // B revokes (through its route, with the same browser).
     let csrf = b.csrf(&mut jar).await;

@@ -12,7 +12,9 @@ use time::{Duration, OffsetDateTime};
 use crate::adapter::{AdapterError, AdapterSession, AdapterUser, TokenHash};
 use crate::callbacks::{SessionFailure, SessionRead};
 use crate::config::AuthConfig;
-use crate::cookie::{RequestCookies, SessionCookie, SetCookie, clear_session_cookies, session_cookies};
+use crate::cookie::{
+    RequestCookies, SessionCookie, SetCookie, clear_session_cookies, session_cookies,
+};
 use crate::error::Error;
 use crate::events::{SessionEvent, fire};
 use crate::request::Ctx;
@@ -34,7 +36,10 @@ pub(crate) fn new_session_token() -> String {
 
 /// Whether a cookie value has the shape of a token we issue: 64 lowercase hex.
 pub(crate) fn is_session_token(value: &str) -> bool {
-    value.len() == 64 && value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    value.len() == 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// `503 {"error":"SessionStoreUnavailable"}` with `Retry-After`; no cookie is touched.
@@ -87,16 +92,28 @@ pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
         // Auth.js shows the row's expiry as it was before this request extended it.
         expires: iso_millis(row.expires),
         is_update,
-        update: if is_update { ctx.body.get("data").cloned() } else { None },
+        update: if is_update {
+            ctx.body.get("data").cloned()
+        } else {
+            None
+        },
         not_before: None,
     };
     match ctx.cfg.callbacks.read_database_session(&user, read).await {
         Ok(outcome) => {
             let cookies = session_cookies(name, &token, expires, ctx.secure, compat, &present);
             if let Some(events) = &ctx.cfg.events {
-                fire("session", events.session(SessionEvent { user_id: user.id.clone() })).await;
+                fire(
+                    "session",
+                    events.session(SessionEvent {
+                        user_id: user.id.clone(),
+                    }),
+                )
+                .await;
             }
-            Reply::json(StatusCode::OK, outcome.body).no_cache().with_cookies(cookies)
+            Reply::json(StatusCode::OK, outcome.body)
+                .no_cache()
+                .with_cookies(cookies)
         }
         Err(SessionFailure::Callback(e)) => {
             // Auth.js: SessionTokenError, body null, the cookie kept.
@@ -143,7 +160,10 @@ pub(crate) async fn lookup(
     // A session at its absolute deadline has nothing left to extend: without the second
     // check its capped expiry looks "last extended long ago" and every read rewrites it.
     if expires - max_age + update_age <= now && deadline.is_none_or(|d| expires < d) {
-        match sessions.touch_session(&key, cap(now + max_age), now).await? {
+        match sessions
+            .touch_session(&key, cap(now + max_age), now)
+            .await?
+        {
             Some(updated) => expires = cap(updated.expires),
             None => return Ok(None),
         }
@@ -169,17 +189,23 @@ fn store_failure() -> Reply {
 
 /// Creates a database session for a signed-in user, replacing any session the browser
 /// carried (SECURITY.md SES-01, SES-03), and returns the cookies to set.
-pub(crate) async fn start_session(ctx: &Ctx<'_>, user: &AdapterUser) -> Result<Vec<SetCookie>, Error> {
+pub(crate) async fn start_session(
+    ctx: &Ctx<'_>,
+    user: &AdapterUser,
+) -> Result<Vec<SetCookie>, Error> {
     let stores = &ctx.cfg.stores;
     let sessions = stores
         .sessions
         .as_ref()
         .ok_or_else(|| Error::SessionToken("no session adapter".into()))?;
-    if let Some(old) = None::<String> {
+    if let Some(old) = cookie_token(ctx) {
         sessions
             .delete_session(&TokenHash::of(&old))
             .await
-            .map_err(|e| Error::Adapter { call: "delete_session", source: e })?;
+            .map_err(|e| Error::Adapter {
+                call: "delete_session",
+                source: e,
+            })?;
     }
     let token = new_session_token();
     let now = ctx.now;
@@ -203,10 +229,20 @@ pub(crate) async fn start_session(ctx: &Ctx<'_>, user: &AdapterUser) -> Result<V
     sessions
         .create_session(&row)
         .await
-        .map_err(|e| Error::Adapter { call: "create_session", source: e })?;
+        .map_err(|e| Error::Adapter {
+            call: "create_session",
+            source: e,
+        })?;
     let name = &ctx.names().session_token;
     let present = ctx.cookies.session_names(name);
-    Ok(session_cookies(name, &token, expires, ctx.secure, ctx.cfg.compat, &present))
+    Ok(session_cookies(
+        name,
+        &token,
+        expires,
+        ctx.secure,
+        ctx.cfg.compat,
+        &present,
+    ))
 }
 
 /// Deletes the request's database session (sign-out). Returns the user id of the deleted
@@ -222,7 +258,10 @@ pub(crate) async fn end_session(ctx: &Ctx<'_>) -> Result<Option<String>, Error> 
         .delete_session(&TokenHash::of(&token))
         .await
         .map(|row| row.map(|r| r.user_id))
-        .map_err(|e| Error::Adapter { call: "delete_session", source: e })
+        .map_err(|e| Error::Adapter {
+            call: "delete_session",
+            source: e,
+        })
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -242,7 +281,14 @@ mod tests {
         let t = new_session_token();
         assert!(is_session_token(&t));
         assert_ne!(t, new_session_token());
-        for bad in ["", "abc", &"g".repeat(64), &"A".repeat(64), &"a".repeat(65), "'; DROP TABLE sessions; --"] {
+        for bad in [
+            "",
+            "abc",
+            &"g".repeat(64),
+            &"A".repeat(64),
+            &"a".repeat(65),
+            "'; DROP TABLE sessions; --",
+        ] {
             assert!(!is_session_token(bad), "{bad}");
         }
     }

@@ -7,6 +7,7 @@ use http::StatusCode;
 use serde_json::json;
 use time::Duration;
 
+use crate::SessionError;
 use crate::SessionStrategy;
 use crate::auth::{Resolved, resolve_session};
 use crate::callbacks::SessionRead;
@@ -16,7 +17,6 @@ use crate::manage::{self, ManageError};
 use crate::request::Ctx;
 use crate::response::Reply;
 use crate::session::iso_millis;
-use crate::SessionError;
 
 fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
     Reply::json(status, serde_json::to_vec(value).unwrap_or_default())
@@ -33,7 +33,10 @@ fn failure(e: &ManageError) -> Reply {
         ManageError::Adapter(a) if a.is_unavailable() => super::database::store_unavailable(),
         ManageError::Adapter(a) => {
             tracing::error!(target: "portcullis", error = %a, "[auth][error] AdapterError");
-            json(StatusCode::INTERNAL_SERVER_ERROR, &json!({ "error": "Configuration" }))
+            json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({ "error": "Configuration" }),
+            )
         }
     }
 }
@@ -41,9 +44,19 @@ fn failure(e: &ManageError) -> Reply {
 pub(crate) async fn run(ctx: &Ctx<'_>, op: Option<&str>) -> Reply {
     let me: Resolved = match resolve_session(ctx.cfg, &ctx.headers).await {
         Ok(Some(r)) => r,
-        Ok(None) => return json(StatusCode::UNAUTHORIZED, &json!({ "error": "Unauthorized" })),
+        Ok(None) => {
+            return json(
+                StatusCode::UNAUTHORIZED,
+                &json!({ "error": "Unauthorized" }),
+            );
+        }
         Err(SessionError::Unavailable) => return super::database::store_unavailable(),
-        Err(_) => return json(StatusCode::INTERNAL_SERVER_ERROR, &json!({ "error": "Configuration" })),
+        Err(_) => {
+            return json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({ "error": "Configuration" }),
+            );
+        }
     };
     let Some(op) = op else {
         return match manage::list(ctx.cfg, &me.user_id, me.key.as_ref()).await {
@@ -77,10 +90,20 @@ pub(crate) async fn run(ctx: &Ctx<'_>, op: Option<&str>) -> Reply {
         },
         "revoke-others" => match ctx.cfg.strategy {
             SessionStrategy::Database => {
-                let keep = me.key.as_ref().map(|k| k.as_str().to_owned()).unwrap_or_default();
+                let keep = me
+                    .key
+                    .as_ref()
+                    .map(|k| k.as_str().to_owned())
+                    .unwrap_or_default();
                 let sessions = ctx.cfg.stores.sessions.as_ref();
                 match sessions {
-                    Some(s) => match s.delete_user_sessions(&me.user_id, crate::adapter::TokenHash::from_stored(&keep).as_ref()).await {
+                    Some(s) => match s
+                        .delete_user_sessions(
+                            &me.user_id,
+                            crate::adapter::TokenHash::from_stored(&keep).as_ref(),
+                        )
+                        .await
+                    {
                         Ok(n) => json(StatusCode::OK, &json!({ "revoked": n })),
                         Err(e) => failure(&ManageError::Adapter(e)),
                     },
@@ -99,7 +122,11 @@ async fn revoke_other_jwts(ctx: &Ctx<'_>, user_id: &str) -> Reply {
     let cutoff = ctx.now + Duration::seconds(1);
     match ctx.cfg.stores.set_not_before(user_id, cutoff).await {
         Ok(true) => {}
-        Ok(false) => return failure(&ManageError::Unsupported("revoking JWT sessions needs a revocation adapter")),
+        Ok(false) => {
+            return failure(&ManageError::Unsupported(
+                "revoking JWT sessions needs a revocation adapter",
+            ));
+        }
         Err(e) => return failure(&ManageError::Adapter(e)),
     }
     let name = &ctx.names().session_token;

@@ -116,8 +116,14 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
                     let expires = ctx.now + Duration::seconds(ctx.cfg.max_age);
                     // A fresh token replaces whatever session cookie the browser carried
                     // (SECURITY.md SES-01: no fixation through a planted cookie).
-                    reply.cookies =
-                        session_cookies(name, &token, expires, ctx.secure, ctx.cfg.compat, &present);
+                    reply.cookies = session_cookies(
+                        name,
+                        &token,
+                        expires,
+                        ctx.secure,
+                        ctx.cfg.compat,
+                        &present,
+                    );
                 }
                 None => reply.cookies = clear_session_cookies(&present, ctx.secure),
             }

@@ -147,7 +147,10 @@ impl Callbacks for App {
         Ok(Some(token))
     }
 
-    async fn session(&self, p: SessionParams<'_, UserFields, Claims>) -> Result<AppSession, CallbackError> {
+    async fn session(
+        &self,
+        p: SessionParams<'_, UserFields, Claims>,
+    ) -> Result<AppSession, CallbackError> {
         self.seen.lock().unwrap().push(SessionCall {
             trigger: p.trigger,
             new_session: p.new_session.clone(),
@@ -1076,9 +1079,15 @@ impl UserAdapter for FaultyAdapter {
         provider_account_id: &str,
     ) -> Result<Option<AdapterUser>, AdapterError> {
         self.enter("user_by_account").await?;
-        self.inner.user_by_account(provider, provider_account_id).await
+        self.inner
+            .user_by_account(provider, provider_account_id)
+            .await
     }
-    async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<AdapterUser, AdapterError> {
+    async fn update_user(
+        &self,
+        id: &str,
+        update: &UserUpdate,
+    ) -> Result<AdapterUser, AdapterError> {
         self.enter("update_user").await?;
         self.inner.update_user(id, update).await
     }
@@ -1098,9 +1107,15 @@ impl UserAdapter for FaultyAdapter {
         self.enter("create_user_with_account").await?;
         self.inner.create_user_with_account(user, account).await
     }
-    async fn unlink_account(&self, provider: &str, provider_account_id: &str) -> Result<(), AdapterError> {
+    async fn unlink_account(
+        &self,
+        provider: &str,
+        provider_account_id: &str,
+    ) -> Result<(), AdapterError> {
         self.enter("unlink_account").await?;
-        self.inner.unlink_account(provider, provider_account_id).await
+        self.inner
+            .unlink_account(provider, provider_account_id)
+            .await
     }
     async fn accounts(&self, user_id: &str) -> Result<Vec<AdapterAccount>, AdapterError> {
         self.enter("accounts").await?;
@@ -1135,7 +1150,10 @@ impl SessionAdapter for FaultyAdapter {
         self.enter("touch_session").await?;
         self.inner.touch_session(key, expires, last_used_at).await
     }
-    async fn delete_session(&self, key: &TokenHash) -> Result<Option<AdapterSession>, AdapterError> {
+    async fn delete_session(
+        &self,
+        key: &TokenHash,
+    ) -> Result<Option<AdapterSession>, AdapterError> {
         self.enter("delete_session").await?;
         self.inner.delete_session(key).await
     }
@@ -1159,7 +1177,10 @@ impl SessionAdapter for FaultyAdapter {
 
 #[portcullis::async_trait]
 impl VerificationTokenAdapter for FaultyAdapter {
-    async fn create_verification_token(&self, token: &VerificationToken) -> Result<(), AdapterError> {
+    async fn create_verification_token(
+        &self,
+        token: &VerificationToken,
+    ) -> Result<(), AdapterError> {
         self.enter("create_verification_token").await?;
         self.inner.create_verification_token(token).await
     }
@@ -1206,7 +1227,8 @@ impl std::ops::Deref for Db {
 }
 
 /// Attaches the store to a configuration.
-pub type Attach = Box<dyn FnOnce(AuthConfigBuilder<App>, Arc<FaultyAdapter>) -> AuthConfigBuilder<App>>;
+pub type Attach =
+    Box<dyn FnOnce(AuthConfigBuilder<App>, Arc<FaultyAdapter>) -> AuthConfigBuilder<App>>;
 
 impl Db {
     /// `builder` with `authorize` = [`AuthorizeMode::TwoUsers`] and the store attached by
@@ -1359,7 +1381,9 @@ pub fn random_token() -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::SeqCst);
     let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
-    TokenHash::of(&format!("planted-{n}-{nanos}")).as_str().to_owned()
+    TokenHash::of(&format!("planted-{n}-{nanos}"))
+        .as_str()
+        .to_owned()
 }
 
 /// `Date.prototype.toUTCString()`, as `Set-Cookie` `Expires` carries it.
