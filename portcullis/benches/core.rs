@@ -3,6 +3,7 @@
 //! `Auth::handle`.
 //!
 //! Run: `cargo bench -p portcullis --bench core`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 

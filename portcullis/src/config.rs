@@ -15,6 +15,9 @@ use crate::provider::{Credentials, ProviderEntry, ProviderKind, is_valid_id};
 use crate::secret::Secret;
 use crate::store::{NotBeforeCache, Stores};
 
+/// Longest accepted session lifetime (ten years).
+const MAX_LIFETIME: Duration = Duration::from_secs(10 * 366 * 24 * 60 * 60);
+
 /// Shortest accepted secret, in bytes.
 pub const MIN_SECRET_LEN: usize = 32;
 
@@ -475,6 +478,18 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
         if max_age <= 0 {
             problems.push("max_age: must be at least one second".to_owned());
         }
+        // Far-future lifetimes would overflow date arithmetic; ten years is already absurd.
+        for (name, d) in [
+            ("max_age", Some(self.max_age)),
+            ("update_age", Some(self.update_age)),
+            ("absolute_max_age", self.absolute_max_age),
+        ] {
+            if d.is_some_and(|d| d > MAX_LIFETIME) {
+                problems.push(format!(
+                    "{name}: longer than ten years: use a shorter lifetime"
+                ));
+            }
+        }
         let strategy = self.strategy.unwrap_or(if self.stores.sessions.is_some() {
             SessionStrategy::Database
         } else {
@@ -690,6 +705,19 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("use_secure_cookies"));
+    }
+
+    #[test]
+    fn absurd_lifetimes_are_refused() {
+        let err = AuthConfig::builder(DefaultCallbacks)
+            .secret(GOOD)
+            .max_age(Duration::from_secs(u64::MAX))
+            .absolute_max_age(Duration::from_secs(400 * 365 * 24 * 3600))
+            .build()
+            .unwrap_err();
+        assert_eq!(err.problems().len(), 2, "{err}");
+        assert!(err.to_string().contains("max_age: longer than ten years"));
+        assert!(err.to_string().contains("absolute_max_age"));
     }
 
     #[test]

@@ -148,11 +148,17 @@ pub(crate) async fn list(
             "listing sessions needs database sessions",
         ))?;
     let now = OffsetDateTime::now_utc();
+    let alive = |row: &AdapterSession| {
+        let deadline = cfg
+            .absolute_max_age
+            .map(|secs| row.created_at + Duration::seconds(secs));
+        row.expires > now && deadline.is_none_or(|d| d > now)
+    };
     Ok(sessions
         .user_sessions(user_id)
         .await?
         .iter()
-        .filter(|row| row.expires > now)
+        .filter(|row| alive(row))
         .map(|row| SessionInfo::from_row(row, current))
         .collect())
 }

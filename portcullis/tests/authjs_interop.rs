@@ -7,6 +7,7 @@
 //!   directions, both cookie-name salts, a rotated secret list, and next-auth v4 tokens.
 //!   They need `interop/node_modules` (`npm ci --prefix interop`, done by `scripts/test.sh`);
 //!   without it they fail with that instruction rather than pass silently.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -126,9 +126,22 @@ async fn http_02_bodies_over_the_limit_are_413() {
         }
     }
     assert_eq!(h.calls(), 0);
-    // Exactly at the limit is parsed.
-    let mut body = format!("csrfToken={token}&username=alice&password=wonderland&x=");
-    body.push_str(&"a".repeat(limit - body.len()));
+    // Exactly at the limit is parsed (padded with many fields, each under the credentials
+    // provider's 1024-byte field cap).
+    let mut body = format!("csrfToken={token}&username=alice&password=wonderland");
+    let mut i = 0;
+    while body.len() < limit {
+        let head = format!("&p{i}=");
+        let room = limit - body.len();
+        if room <= head.len() {
+            // Too little room for another field: lengthen the last value instead.
+            body.push_str(&"a".repeat(room));
+        } else {
+            body.push_str(&head);
+            body.push_str(&"a".repeat((room - head.len()).min(1000)));
+        }
+        i += 1;
+    }
     assert_eq!(body.len(), limit);
     let res = h
         .send(

@@ -44,11 +44,13 @@ fn builder() -> portcullis::AuthConfigBuilder<DefaultCallbacks> {
 
 /// The cookie header of a warm browser holding `session`.
 fn warm_cookie(auth: &Auth, session: &str) -> String {
-    let res = rt().block_on(auth.handle(
-        http::Request::get("http://localhost:3000/api/auth/csrf")
-            .body(Bytes::new())
-            .unwrap(),
-    ));
+    let res = rt().block_on(
+        auth.handle(
+            http::Request::get("http://localhost:3000/api/auth/csrf")
+                .body(Bytes::new())
+                .unwrap(),
+        ),
+    );
     let mut cookie = format!("authjs.session-token={session}");
     for c in res.headers().get_all("set-cookie") {
         cookie.push_str("; ");
@@ -64,7 +66,11 @@ fn get_session(auth: &Auth, cookie: &str) {
         .unwrap();
     let res = rt().block_on(auth.handle(req));
     assert_eq!(res.status(), 200);
-    assert_ne!(res.body().as_ref(), b"null", "the bench must read a real session");
+    assert_ne!(
+        res.body().as_ref(),
+        b"null",
+        "the bench must read a real session"
+    );
     black_box(res);
 }
 
@@ -137,15 +143,21 @@ fn postgres(bencher: divan::Bencher<'_, '_>) {
     let name = format!("portcullis_bench_{}", std::process::id());
     let created = rt().block_on(async {
         use portcullis_sqlx::sqlx::Connection;
-        let mut c = portcullis_sqlx::sqlx::PgConnection::connect(&admin).await.ok()?;
-        portcullis_sqlx::sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-            .execute(&mut c)
+        let mut c = portcullis_sqlx::sqlx::PgConnection::connect(&admin)
             .await
             .ok()?;
-        portcullis_sqlx::sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut c)
-            .await
-            .ok()
+        portcullis_sqlx::sqlx::query(portcullis_sqlx::sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name}"
+        )))
+        .execute(&mut c)
+        .await
+        .ok()?;
+        portcullis_sqlx::sqlx::query(portcullis_sqlx::sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {name}"
+        )))
+        .execute(&mut c)
+        .await
+        .ok()
     });
     if created.is_none() {
         println!("postgres: skipped, {admin} unreachable");
@@ -161,9 +173,11 @@ fn postgres(bencher: divan::Bencher<'_, '_>) {
         db.close().await;
         use portcullis_sqlx::sqlx::Connection;
         if let Ok(mut c) = portcullis_sqlx::sqlx::PgConnection::connect(&admin).await {
-            let _ = portcullis_sqlx::sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-                .execute(&mut c)
-                .await;
+            let _ = portcullis_sqlx::sqlx::query(portcullis_sqlx::sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name}"
+            )))
+            .execute(&mut c)
+            .await;
         }
     });
 }

@@ -19,12 +19,12 @@ use std::sync::Arc;
 use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
+use portcullis::SessionStrategy;
+use portcullis::adapter::{UserAdapter, UserUpdate};
 use portcullis::{
     Auth, AuthConfig, AuthorizeError, CallbackError, Callbacks, Compat, Credentials, JwtParams,
     Session, SessionParams, Token, Trigger, User,
 };
-use portcullis::adapter::{UserAdapter, UserUpdate};
-use portcullis::SessionStrategy;
 use portcullis_axum::{AuthRouterExt, RequireAuthLayer};
 
 mod stores;
@@ -99,13 +99,13 @@ impl Callbacks for App {
             // Database strategy: the stored user, with its role.
             Some(user) => {
                 if p.trigger == Some(Trigger::Update)
-                    && let (Some(users), Some(name)) = (&self.users, new_name(p.new_session.as_ref()))
+                    && let (Some(users), Some(name)) =
+                        (&self.users, new_name(p.new_session.as_ref()))
                 {
                     let update = UserUpdate::default().with_name(Some(name.clone()));
-                    users
-                        .update_user(&user.id, &update)
-                        .await
-                        .map_err(|e| CallbackError::from_source("could not save the new name", e))?;
+                    users.update_user(&user.id, &update).await.map_err(|e| {
+                        CallbackError::from_source("could not save the new name", e)
+                    })?;
                     session.user.name = Some(name);
                 }
                 (user.id.clone(), user.fields.role.clone())
@@ -113,7 +113,11 @@ impl Callbacks for App {
             // JWT strategy: what the jwt callback kept in the token.
             None => {
                 let claims = &p.token.claims;
-                let id = claims.id.clone().or_else(|| p.token.sub.clone()).unwrap_or_default();
+                let id = claims
+                    .id
+                    .clone()
+                    .or_else(|| p.token.sub.clone())
+                    .unwrap_or_default();
                 (id, claims.role.clone().unwrap_or_else(|| "user".to_owned()))
             }
         };
@@ -191,15 +195,23 @@ async fn token(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let unauthorized = || {
-        (axum::http::StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "error": "Unauthorized" })))
+        (
+            axum::http::StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({ "error": "Unauthorized" })),
+        )
             .into_response()
     };
     if auth.config().strategy() == SessionStrategy::Database {
         return match auth.user::<UserFields>(&headers).await {
-            Ok(Some(u)) => Json(serde_json::json!({ "sub": u.id, "access_token": u.fields.access_token }))
-                .into_response(),
+            Ok(Some(u)) => {
+                Json(serde_json::json!({ "sub": u.id, "access_token": u.fields.access_token }))
+                    .into_response()
+            }
             Ok(None) => unauthorized(),
-            Err(_) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "error": "SessionStoreUnavailable" })))
+            Err(_) => (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "error": "SessionStoreUnavailable" })),
+            )
                 .into_response(),
         };
     }
@@ -207,7 +219,8 @@ async fn token(
         return unauthorized();
     }
     match auth.token::<Claims>(&headers) {
-        Some(t) => Json(serde_json::json!({ "sub": t.sub, "access_token": t.claims.access_token })).into_response(),
+        Some(t) => Json(serde_json::json!({ "sub": t.sub, "access_token": t.claims.access_token }))
+            .into_response(),
         None => unauthorized(),
     }
 }
@@ -313,7 +326,9 @@ async fn main() {
     if let Err(e) = axum::serve(
         listener,
         app(Auth::new(config)).into_make_service_with_connect_info::<SocketAddr>(),
-    ).await {
+    )
+    .await
+    {
         eprintln!("error: server failed: {e}");
         std::process::exit(1);
     }

@@ -54,9 +54,9 @@ pub(crate) async fn from_env() -> Result<(App, Stores), String> {
         }
     }
     let redis = match var("SESSION_STORE_URL") {
-        Some(url) => Some(Arc::new(RedisAdapter::connect(&url).await.map_err(|e| {
-            format!("SESSION_STORE_URL: cannot reach Redis ({e}): start it or fix the URL")
-        })?)),
+        Some(url) => Some(Arc::new(RedisAdapter::connect(&url).await.map_err(
+            |e| format!("SESSION_STORE_URL: cannot reach Redis ({e}): start it or fix the URL"),
+        )?)),
         None => None,
     };
     let url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/example.db".to_owned());

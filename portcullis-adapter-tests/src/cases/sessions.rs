@@ -220,7 +220,11 @@ pub async fn touch_session_concurrent_never_fails<H: Harness>(h: &H) {
         assert!(ok("concurrent touch_session", r).is_some());
     }
     let row = raw(h.raw_session(&s.key).await).unwrap_or_else(|| panic!("the session row is gone"));
-    let latest = written.iter().max().copied().unwrap_or_else(|| panic!("no writes"));
+    let latest = written
+        .iter()
+        .max()
+        .copied()
+        .unwrap_or_else(|| panic!("no writes"));
     assert_eq!(
         (row.expires, row.last_used_at),
         latest,
@@ -230,7 +234,11 @@ pub async fn touch_session_concurrent_never_fails<H: Harness>(h: &H) {
     let back = ok(
         "touch_session (earlier)",
         store
-            .touch_session(&s.key, expires - Duration::days(2), used - Duration::days(2))
+            .touch_session(
+                &s.key,
+                expires - Duration::days(2),
+                used - Duration::days(2),
+            )
             .await,
     )
     .unwrap_or_else(|| panic!("the session row is gone"));
