@@ -24,7 +24,7 @@ if [ ! -d interop/node_modules/@auth/core ] || [ interop/package-lock.json -nt i
 fi
 
 echo "== cargo test"
-cargo test --workspace --all-features
+cargo test --workspace --all-features --no-fail-fast
 
 echo "== official clients against examples/credentials-jwt"
 cargo build -q -p example-credentials-jwt

@@ -34,7 +34,7 @@
 //!         if let Some(user) = p.user { token.claims.role = Some(user.fields.role.clone()); }
 //!         Ok(Some(token))
 //!     }
-//!     async fn session(&self, p: SessionParams<'_, Claims>) -> Result<Session<Exposed>, CallbackError> {
+//!     async fn session(&self, p: SessionParams<'_, UserFields, Claims>) -> Result<Session<Exposed>, CallbackError> {
 //!         let role = p.token.claims.role.clone().unwrap_or_default();
 //!         Ok(p.session.with_user_fields(Exposed { role }))
 //!     }

@@ -274,7 +274,7 @@ async fn main() {
         .unwrap_or(3000);
     let production = std::env::var("PORTCULLIS_ENV").as_deref() == Ok("production");
     let unset = |k: &str| std::env::var(k).map_or(true, |v| v.is_empty());
-    let (callbacks, stores) = match stores::from_env().await {
+    let (callbacks, stores, _sweeper) = match stores::from_env().await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

@@ -7,11 +7,12 @@
 //! | `SESSION_STORE_URL` | `redis://…`: sessions and revocations in Redis, users in `DATABASE_URL` |
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use portcullis::adapter::UserAdapter;
 use portcullis::{AuthConfigBuilder, SessionStrategy};
 use portcullis_redis::RedisAdapter;
-use portcullis_sqlx::{PostgresAdapter, SqliteAdapter};
+use portcullis_sqlx::{PostgresAdapter, SqliteAdapter, Sweeper};
 
 use crate::App;
 
@@ -42,10 +43,12 @@ impl Stores {
     }
 }
 
-pub(crate) async fn from_env() -> Result<(App, Stores), String> {
+/// The callbacks, the stores, and the sweeper of expired sessions (keep it alive: dropping
+/// it stops the sweep).
+pub(crate) async fn from_env() -> Result<(App, Stores, Option<Sweeper>), String> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     match var("PORTCULLIS_STRATEGY").as_deref() {
-        None | Some("jwt") => return Ok((App::default(), Stores::None)),
+        None | Some("jwt") => return Ok((App::default(), Stores::None, None)),
         Some("database") => {}
         Some(other) => {
             return Err(format!(
@@ -63,14 +66,26 @@ pub(crate) async fn from_env() -> Result<(App, Stores), String> {
     let unreachable = |e: portcullis_sqlx::Error| {
         format!("DATABASE_URL: cannot open `{url}` ({e}): check the path or the server")
     };
+    // Expired sessions are deleted when read; the sweeper removes the ones nobody reads.
+    let sweep = Duration::from_secs(3600);
     if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         let db = Arc::new(PostgresAdapter::connect(&url).await.map_err(unreachable)?);
+        let sweeper = db.spawn_sweeper(sweep);
         let users: Arc<dyn UserAdapter> = db.clone();
-        Ok((App { users: Some(users) }, Stores::Postgres(db, redis)))
+        Ok((
+            App { users: Some(users) },
+            Stores::Postgres(db, redis),
+            Some(sweeper),
+        ))
     } else if url.starts_with("sqlite:") {
         let db = Arc::new(SqliteAdapter::connect(&url).await.map_err(unreachable)?);
+        let sweeper = db.spawn_sweeper(sweep);
         let users: Arc<dyn UserAdapter> = db.clone();
-        Ok((App { users: Some(users) }, Stores::Sqlite(db, redis)))
+        Ok((
+            App { users: Some(users) },
+            Stores::Sqlite(db, redis),
+            Some(sweeper),
+        ))
     } else {
         Err(format!(
             "DATABASE_URL: `{url}` is neither `sqlite:` nor `postgres:`"
