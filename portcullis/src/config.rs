@@ -14,6 +14,7 @@ use crate::jwt::{JweCodec, TokenFormat};
 use crate::provider::{Credentials, ProviderEntry, ProviderKind, is_valid_id};
 use crate::secret::Secret;
 use crate::store::{NotBeforeCache, Stores};
+use crate::theme::{Messages, Theme};
 
 /// Longest accepted session lifetime (ten years).
 const MAX_LIFETIME: Duration = Duration::from_secs(10 * 366 * 24 * 60 * 60);
@@ -75,6 +76,8 @@ pub struct AuthConfig {
     pub(crate) callbacks: Arc<dyn DynCallbacks>,
     pub(crate) events: Option<Arc<dyn Events>>,
     pub(crate) pages: Pages,
+    pub(crate) theme: Theme,
+    pub(crate) messages: Messages,
     pub(crate) check_fetch_metadata: bool,
     pub(crate) body_limit: usize,
     /// Index 0: http names/codec; index 1: https (`__Secure-`/`__Host-`).
@@ -132,6 +135,8 @@ impl AuthConfig {
             allow_short_secret: false,
             events: None,
             pages: Pages::default(),
+            theme: Theme::default(),
+            messages: Messages::default(),
             check_fetch_metadata: true,
             body_limit: 64 * 1024,
             problems: Vec::new(),
@@ -204,6 +209,8 @@ pub struct AuthConfigBuilder<C: Callbacks> {
     allow_short_secret: bool,
     events: Option<Arc<dyn Events>>,
     pages: Pages,
+    theme: Theme,
+    messages: Messages,
     check_fetch_metadata: bool,
     body_limit: usize,
     problems: Vec<String>,
@@ -357,6 +364,18 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
     /// Sets custom page URLs.
     pub fn pages(mut self, pages: Pages) -> Self {
         self.pages = pages;
+        self
+    }
+
+    /// Sets the look of the built-in pages.
+    pub fn theme(mut self, theme: Theme) -> Self {
+        self.theme = theme;
+        self
+    }
+
+    /// Sets the words of the built-in pages (a translation).
+    pub fn messages(mut self, messages: Messages) -> Self {
+        self.messages = messages;
         self
     }
 
@@ -563,6 +582,8 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
             callbacks: Arc::new(Erased(self.callbacks)),
             events: self.events,
             pages: self.pages,
+            theme: self.theme,
+            messages: self.messages,
             check_fetch_metadata: self.check_fetch_metadata,
             body_limit: self.body_limit,
             names,

@@ -95,6 +95,7 @@ mod response;
 mod secret;
 mod session;
 mod store;
+mod theme;
 mod token;
 mod url;
 mod user;
@@ -118,6 +119,7 @@ pub use crate::provider::{
 pub use crate::request::ClientIp;
 pub use crate::secret::Secret;
 pub use crate::session::{Session, SessionUser};
+pub use crate::theme::{ColorScheme, Messages, Theme, ThemeError};
 pub use crate::token::{CLOCK_TOLERANCE_SECS, Token, TokenError};
 pub use crate::url::CallbackUrl;
 pub use crate::user::{Account, AccountType, NoFields, User};

@@ -1,5 +1,6 @@
-//! The built-in HTML pages: sign-in, sign-out, error and verify-request. Deliberately plain;
-//! every interpolated value is HTML-escaped. Themable pages come with the server.
+//! The built-in HTML pages: sign-in, sign-out, error and verify-request, themed by
+//! [`Theme`](crate::Theme) and worded by [`Messages`](crate::Messages). Every interpolated
+//! value is HTML-escaped; theme values are validated when configured.
 
 use std::fmt::Write as _;
 
@@ -26,10 +27,17 @@ pub(crate) fn escape(s: &str) -> String {
     out
 }
 
-fn page(title: &str, body: &str) -> String {
+/// A whole page: theme CSS, optional logo, the body in a card.
+fn page(ctx: &Ctx<'_>, title: &str, body: &str) -> String {
+    let theme = &ctx.cfg.theme;
+    let logo = theme.logo.as_deref().map_or_else(String::new, |src| {
+        format!("<img class=\"logo\" src=\"{}\" alt=\"\">", escape(src))
+    });
     format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>body{{font-family:system-ui,sans-serif;display:flex;justify-content:center;padding:3rem 1rem;background:#f6f6f7}}main{{background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002;min-width:18rem;max-width:24rem}}label,input,button{{display:block;width:100%;box-sizing:border-box}}input{{margin:.25rem 0 1rem;padding:.5rem}}button{{padding:.6rem;cursor:pointer}}.error{{background:#fdecea;color:#611a15;padding:.75rem;border-radius:4px;margin-bottom:1rem}}</style></head><body><main>{}</main></body></html>",
+        "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta name=\"referrer\" content=\"no-referrer\"><title>{}</title><style>{}</style></head><body><main>{logo}{}</main></body></html>",
+        escape(&ctx.cfg.messages.lang),
         escape(title),
+        theme.css(),
         body
     )
 }
@@ -56,21 +64,6 @@ pub(crate) fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
     out
 }
 
-/// The message the sign-in page shows for `?error=`.
-fn signin_message(error: &str) -> &'static str {
-    match error {
-        "OAuthAccountNotLinked" => {
-            "To confirm your identity, sign in with the same account you used originally."
-        }
-        "CredentialsSignin" => "Sign in failed. Check the details you provided are correct.",
-        "EmailSignin" => "The e-mail could not be sent.",
-        "SessionRequired" => "Please sign in to access this page.",
-        "Signin" | "OAuthSignin" | "OAuthCallbackError" | "OAuthCreateAccount"
-        | "EmailCreateAccount" | "Callback" => "Try signing in with a different account.",
-        _ => "Unable to sign in.",
-    }
-}
-
 /// `GET /signin`.
 pub(crate) fn signin(ctx: &Ctx<'_>) -> Reply {
     let callback = ctx.callback_url.as_str();
@@ -83,12 +76,13 @@ pub(crate) fn signin(ctx: &Ctx<'_>) -> Reply {
         return Reply::redirect(with_query(&page_url(ctx, custom), &q));
     }
     let base = ctx.base_url();
-    let mut body = String::from("<h1>Sign in</h1>");
+    let m = &ctx.cfg.messages;
+    let mut body = format!("<h1>{}</h1>", escape(&m.sign_in_title));
     if let Some(e) = error {
         let _ = write!(
             body,
             "<p class=\"error\" role=\"alert\">{}</p>",
-            escape(signin_message(e))
+            escape(m.sign_in_error(e))
         );
     }
     for p in &ctx.cfg.providers {
@@ -113,11 +107,11 @@ pub(crate) fn signin(ctx: &Ctx<'_>) -> Reply {
         }
         let _ = write!(
             body,
-            "<button type=\"submit\">Sign in with {}</button></form>",
-            escape(&p.name)
+            "<button type=\"submit\">{}</button></form>",
+            escape(&m.sign_in_with.replace("{provider}", &p.name))
         );
     }
-    Reply::html(StatusCode::OK, page("Sign In", &body))
+    Reply::html(StatusCode::OK, page(ctx, &m.sign_in_title, &body))
 }
 
 /// `GET /signout`: a confirmation form (a GET never signs out: SECURITY.md CSRF-10).
@@ -125,13 +119,17 @@ pub(crate) fn signout(ctx: &Ctx<'_>) -> Reply {
     if let Some(custom) = &ctx.cfg.pages.sign_out {
         return Reply::redirect(page_url(ctx, custom));
     }
+    let m = &ctx.cfg.messages;
     let body = format!(
-        "<h1>Sign out</h1><p>Are you sure you want to sign out?</p><form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"csrfToken\" value=\"{}\"><input type=\"hidden\" name=\"callbackUrl\" value=\"{}\"><button type=\"submit\">Sign out</button></form>",
+        "<h1>{}</h1><p>{}</p><form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"csrfToken\" value=\"{}\"><input type=\"hidden\" name=\"callbackUrl\" value=\"{}\"><button type=\"submit\">{}</button></form>",
+        escape(&m.sign_out_title),
+        escape(&m.sign_out_question),
         escape(&format!("{}/signout", ctx.base_url())),
         escape(&ctx.csrf.token),
-        escape(ctx.callback_url.as_str())
+        escape(ctx.callback_url.as_str()),
+        escape(&m.sign_out_button)
     );
-    Reply::html(StatusCode::OK, page("Sign Out", &body))
+    Reply::html(StatusCode::OK, page(ctx, &m.sign_out_title, &body))
 }
 
 /// next-auth v4 sends these error codes from `/error` on to the sign-in page.
@@ -165,44 +163,56 @@ pub(crate) fn error(ctx: &Ctx<'_>) -> Reply {
 
 /// The built-in error page for an error type.
 pub(crate) fn error_page(ctx: &Ctx<'_>, error: &str) -> Reply {
+    let m = &ctx.cfg.messages;
     let origin = ctx.origin.as_str();
-    let signin = format!("{}/signin", ctx.base_url());
+    let signin = format!(
+        "<p><a href=\"{}\">{}</a></p>",
+        escape(&format!("{}/signin", ctx.base_url())),
+        escape(&m.sign_in_link)
+    );
     let (status, title, body) = match error {
         "Configuration" => (
             StatusCode::INTERNAL_SERVER_ERROR,
-            "Server error",
-            "<p>There is a problem with the server configuration.</p><p>Check the server logs for more information.</p>".to_owned(),
+            &m.server_error_title,
+            format!("<p>{}</p>", escape(&m.server_error_body)),
         ),
         "AccessDenied" => (
             StatusCode::FORBIDDEN,
-            "Access Denied",
-            format!("<p>You do not have permission to sign in.</p><p><a href=\"{}\">Sign in</a></p>", escape(&signin)),
+            &m.access_denied_title,
+            format!("<p>{}</p>{signin}", escape(&m.access_denied_body)),
         ),
         "Verification" => (
             StatusCode::FORBIDDEN,
-            "Unable to sign in",
-            format!("<p>The sign in link is no longer valid.</p><p>It may have been used already or it may have expired.</p><p><a href=\"{}\">Sign in</a></p>", escape(&signin)),
+            &m.verification_title,
+            format!("<p>{}</p>{signin}", escape(&m.verification_body)),
         ),
         _ => (
             StatusCode::OK,
-            "Error",
-            format!("<p><a href=\"{}\">{}</a></p>", escape(origin), escape(ctx.origin.host_str().unwrap_or_default())),
+            &m.error_title,
+            format!(
+                "<p><a href=\"{}\">{}</a></p>",
+                escape(origin),
+                escape(ctx.origin.host_str().unwrap_or_default())
+            ),
         ),
     };
     Reply::html(
         status,
-        page(title, &format!("<h1>{}</h1>{body}", escape(title))),
+        page(ctx, title, &format!("<h1>{}</h1>{body}", escape(title))),
     )
 }
 
 /// `GET /verify-request`: "check your email".
 pub(crate) fn verify_request(ctx: &Ctx<'_>) -> Reply {
+    let m = &ctx.cfg.messages;
     let body = format!(
-        "<h1>Check your email</h1><p>A sign in link has been sent to your email address.</p><p><a href=\"{}\">{}</a></p>",
+        "<h1>{}</h1><p>{}</p><p><a href=\"{}\">{}</a></p>",
+        escape(&m.verify_request_title),
+        escape(&m.verify_request_body),
         escape(ctx.origin.as_str()),
         escape(ctx.origin.host_str().unwrap_or_default())
     );
-    Reply::html(StatusCode::OK, page("Verify Request", &body))
+    Reply::html(StatusCode::OK, page(ctx, &m.verify_request_title, &body))
 }
 
 #[cfg(test)]
