@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use portcullis::adapter::{
-    RevocationAdapter, SessionAdapter, TokenHash, UserAdapter, VerificationTokenAdapter,
+    PasswordAdapter, RevocationAdapter, SessionAdapter, TokenHash, UserAdapter,
+    VerificationTokenAdapter,
 };
 use time::OffsetDateTime;
 
@@ -149,6 +150,10 @@ pub trait Harness: Send + Sync + 'static {
     }
     /// The revocation ("not before") store, if any.
     fn revocations(&self) -> Option<Arc<dyn RevocationAdapter>> {
+        None
+    }
+    /// The password store, if any (it needs [`users`](Self::users) too).
+    fn passwords(&self) -> Option<Arc<dyn PasswordAdapter>> {
         None
     }
     /// Whether `session_and_user` must return the user too (true for stores that hold both

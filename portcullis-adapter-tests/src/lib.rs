@@ -176,6 +176,19 @@ macro_rules! revocation_adapter_tests {
     };
 }
 
+/// Every [`PasswordAdapter`](portcullis::adapter::PasswordAdapter) case.
+#[macro_export]
+macro_rules! password_adapter_tests {
+    ($make:path) => {
+        $crate::adapter_tests!($make;
+            password_hash_round_trips,
+            set_password_hash_unknown_user_is_not_found,
+            disabled_flag_round_trips,
+            delete_user_removes_password,
+        );
+    };
+}
+
 /// Every case of every capability (those the harness lacks print a notice and pass).
 #[macro_export]
 macro_rules! all_adapter_tests {
@@ -184,5 +197,6 @@ macro_rules! all_adapter_tests {
         $crate::session_adapter_tests!($make);
         $crate::verification_token_adapter_tests!($make);
         $crate::revocation_adapter_tests!($make);
+        $crate::password_adapter_tests!($make);
     };
 }

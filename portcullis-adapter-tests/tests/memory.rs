@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use portcullis::adapter::memory::MemoryAdapter;
 use portcullis::adapter::{
-    RevocationAdapter, SessionAdapter, TokenHash, UserAdapter, VerificationTokenAdapter,
+    PasswordAdapter, RevocationAdapter, SessionAdapter, TokenHash, UserAdapter,
+    VerificationTokenAdapter,
 };
 use portcullis_adapter_tests::fixtures::{
     raw_of_account, raw_of_session, raw_of_token, raw_of_user,
@@ -33,6 +34,9 @@ impl Harness for MemoryHarness {
         Some(self.0.clone())
     }
     fn revocations(&self) -> Option<Arc<dyn RevocationAdapter>> {
+        Some(self.0.clone())
+    }
+    fn passwords(&self) -> Option<Arc<dyn PasswordAdapter>> {
         Some(self.0.clone())
     }
     fn session_and_user_joins(&self) -> bool {

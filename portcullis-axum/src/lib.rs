@@ -79,8 +79,11 @@ pub fn routes<S: Clone + Send + Sync + 'static>(auth: Auth) -> Router<S> {
 pub async fn handle(auth: &Auth, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
     // The peer address, when the server was started with `into_make_service_with_connect_info`,
-    // is recorded with database sessions.
-    if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() {
+    // is recorded with database sessions — unless a middleware already set the client IP
+    // (from a trusted proxy's `X-Forwarded-For`).
+    if parts.extensions.get::<ClientIp>().is_none()
+        && let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied()
+    {
         parts.extensions.insert(ClientIp(addr.ip()));
     }
     let limit = auth.config().body_limit();

@@ -2,8 +2,8 @@
 //!
 //! [`SqliteAdapter`] (the embedded default: one file, no server) and [`PostgresAdapter`]
 //! implement every adapter capability of `portcullis::adapter` — users and accounts,
-//! database sessions, verification tokens and per-user revocation — and pass the
-//! `portcullis-adapter-tests` conformance suite.
+//! database sessions, verification tokens, per-user revocation and password hashes — and
+//! pass the `portcullis-adapter-tests` conformance suite.
 //!
 //! # Quick start
 //! ```
@@ -34,7 +34,9 @@
 //! `verification_tokens` (primary key (`identifier`, `token_hash`)), `revocations`
 //! (`user_id` primary key, `not_before`: deliberately no foreign key, so a revocation can be
 //! recorded for any user id — a credentials user with no `users` row, a user just deleted —
-//! and outlives `delete_user`).
+//! and outlives `delete_user`), `credentials` (`user_id` primary key → `users` on delete
+//! cascade, `password_hash` a PHC string, `updated_at`) and the `users.disabled` flag, for
+//! [`PasswordAdapter`](portcullis::adapter::PasswordAdapter).
 //!
 //! Timestamps are `timestamptz` in PostgreSQL (microseconds) and **INTEGER Unix
 //! milliseconds** in SQLite; either way millisecond values round-trip exactly and finer

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use portcullis::adapter::{
-    AdapterAccount, AdapterError, AdapterSession, AdapterUser, RevocationAdapter, SessionAdapter,
-    TokenHash, UserAdapter, UserUpdate, VerificationToken, VerificationTokenAdapter,
+    AdapterAccount, AdapterError, AdapterSession, AdapterUser, PasswordAdapter, RevocationAdapter,
+    SessionAdapter, TokenHash, UserAdapter, UserUpdate, VerificationToken,
+    VerificationTokenAdapter,
 };
 use serde_json::{Map, Value};
 use sqlx::Row;
@@ -618,5 +619,54 @@ impl RevocationAdapter for PostgresAdapter {
         .await
         .map_err(|e| adapter_error(e, ""))?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl PasswordAdapter for PostgresAdapter {
+    async fn password_hash(&self, user_id: &str) -> Result<Option<String>, AdapterError> {
+        sqlx::query_scalar("SELECT password_hash FROM credentials WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| adapter_error(e, ""))
+    }
+
+    /// An unknown user is a foreign-key violation: [`AdapterError::NotFound`].
+    async fn set_password_hash(&self, user_id: &str, phc: &str) -> Result<(), AdapterError> {
+        sqlx::query(
+            "INSERT INTO credentials (user_id, password_hash, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(user_id)
+        .bind(phc)
+        .bind(OffsetDateTime::now_utc())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| adapter_error_fk(e, ""))?;
+        Ok(())
+    }
+
+    async fn set_disabled(&self, user_id: &str, disabled: bool) -> Result<(), AdapterError> {
+        let done = sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(disabled)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| adapter_error(e, ""))?;
+        if done.rows_affected() == 0 {
+            return Err(AdapterError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn is_disabled(&self, user_id: &str) -> Result<bool, AdapterError> {
+        let flag: Option<bool> = sqlx::query_scalar("SELECT disabled FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| adapter_error(e, ""))?;
+        Ok(flag.unwrap_or(false))
     }
 }

@@ -53,7 +53,7 @@ async fn migrations_are_idempotent_and_from_pool_shares_a_pool() {
             .fetch_one(&h.raw)
             .await
             .unwrap();
-        assert_eq!(applied, 2);
+        assert_eq!(applied, 3);
     })
     .await;
 }
@@ -252,7 +252,7 @@ async fn schema_types() {
         .fetch_one(&h.raw)
         .await
         .unwrap();
-        assert_eq!(cascades, 2, "accounts and sessions cascade from users");
+        assert_eq!(cascades, 3, "accounts, sessions and credentials cascade from users");
     })
     .await;
 }

@@ -119,6 +119,7 @@ pub(crate) async fn resolve_session(
         is_update: false,
         update: None,
         not_before,
+        reauthenticated: false,
     };
     let (user_id, key, user, outcome) = match cfg.strategy {
         SessionStrategy::Database => {

@@ -339,6 +339,8 @@ pub(crate) struct SessionRead<'a> {
     pub(crate) update: Option<Value>,
     /// Tokens issued before this time are refused (per-user revocation), if set.
     pub(crate) not_before: Option<i64>,
+    /// Count the session as signed in again now (JWT "revoke the others").
+    pub(crate) reauthenticated: bool,
 }
 
 pub(crate) struct Erased<T>(pub(crate) T);
@@ -427,9 +429,10 @@ impl<T: Callbacks> DynCallbacks for Erased<T> {
         let token: Token<T::Claims> = serde_json::from_slice(read.claims)
             .map_err(|_| SessionFailure::Token(TokenError::InvalidClaims))?;
         token.validate(read.now).map_err(SessionFailure::Token)?;
-        // Revoked: issued before the user's "not before" time, or of unknown age.
+        // Revoked: signed in before the user's "not before" time, or of unknown age. The
+        // sign-in time survives re-issues, so a refresh cannot outlive a revocation.
         if let Some(nbf) = read.not_before
-            && token.issued_at().is_none_or(|iat| iat < nbf)
+            && token.authenticated_at().is_none_or(|at| at < nbf)
         {
             return Err(SessionFailure::Token(TokenError::Revoked));
         }
@@ -453,6 +456,9 @@ impl<T: Callbacks> DynCallbacks for Erased<T> {
         // now), or the refreshed token would be refused on its next read.
         let issued = read.not_before.map_or(read.now, |nbf| read.now.max(nbf));
         token.stamp(issued, read.max_age, crate::secret::random_uuid());
+        if read.reauthenticated {
+            token.reauthenticate(issued);
+        }
         let default = Session::default_for(
             token.name.clone(),
             token.email.clone(),

@@ -48,6 +48,10 @@ pub struct Token<C = NoFields> {
     exp: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     jti: Option<String>,
+    /// When the user signed in (OIDC's `auth_time`): kept as the token is re-issued, so
+    /// revocation ("not before") compares the sign-in, not the last refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    auth_time: Option<i64>,
     #[serde(default, skip_serializing)]
     nbf: Option<i64>,
 }
@@ -70,6 +74,7 @@ impl<C> Token<C> {
             iat: None,
             exp: None,
             jti: None,
+            auth_time: None,
             nbf: None,
         }
     }
@@ -89,12 +94,26 @@ impl<C> Token<C> {
         self.jti.as_deref()
     }
 
-    /// Stamps `iat`, `exp` and a fresh `jti` before encoding.
+    /// `auth_time`: when the user signed in (for tokens issued before portcullis added the
+    /// claim, the first `iat` seen). Re-issuing the token keeps it.
+    pub fn authenticated_at(&self) -> Option<i64> {
+        self.auth_time.or(self.iat)
+    }
+
+    /// Stamps `iat`, `exp` and a fresh `jti` before encoding; `auth_time` is kept (set to
+    /// the sign-in time on the first stamp).
     pub(crate) fn stamp(&mut self, now: i64, max_age: i64, jti: String) {
+        self.auth_time = Some(self.auth_time.or(self.iat).unwrap_or(now));
         self.iat = Some(now);
         self.exp = Some(now.saturating_add(max_age));
         self.jti = Some(jti);
         self.nbf = None;
+    }
+
+    /// Counts the session as authenticated again at `at` (a "sign out everywhere else" keeps
+    /// the current session alive past its own revocation).
+    pub(crate) fn reauthenticate(&mut self, at: i64) {
+        self.auth_time = Some(at);
     }
 
     /// The checks made on every decoded token, after decryption: `exp` present and not past
@@ -215,7 +234,7 @@ mod tests {
         t.stamp(100, 50, "j".into());
         assert_eq!(
             serde_json::to_string(&t).unwrap(),
-            r#"{"name":"A","sub":"1","iat":100,"exp":150,"jti":"j"}"#
+            r#"{"name":"A","sub":"1","iat":100,"exp":150,"jti":"j","auth_time":100}"#
         );
     }
 }

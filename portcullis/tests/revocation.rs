@@ -290,7 +290,7 @@ async fn another_instance_sees_a_revocation_at_once_with_a_zero_ttl() {
 #[tokio::test]
 async fn another_instance_sees_a_revocation_within_the_cache_ttl() {
     let mem = Arc::new(MemoryAdapter::new());
-    let ttl = StdDuration::from_secs(1);
+    let ttl = StdDuration::from_secs(3);
     let a = Db::revocable(mem.clone(), ttl);
     let b = Db::revocable(mem, ttl);
     let (mut jar, token) = a.browser("alice", None).await;
@@ -313,9 +313,27 @@ async fn another_instance_sees_a_revocation_within_the_cache_ttl() {
     // B itself knows at once.
     b.assert_token_rejected(&token, "B after its own revocation")
         .await;
-    // A may serve its cached answer until the TTL runs out...
-    assert_alive(&a, &token, "1", "A within the TTL").await;
-    tokio::time::sleep(ttl + StdDuration::from_millis(100)).await;
-    // ...and not after.
+    // A may serve its cached answer until the TTL runs out — and re-issue the token, here
+    // more than a second after the revocation (so its `iat` is past the "not before")...
+    tokio::time::sleep(StdDuration::from_millis(1500)).await;
+    let refreshed = a.read(&token).await;
+    assert_eq!(
+        refreshed.status,
+        StatusCode::OK,
+        "A within the TTL: {refreshed:?}"
+    );
+    let renewed = refreshed
+        .written()
+        .into_iter()
+        .find(|c| a.is_session_cookie(&c.name))
+        .map(|c| c.value.clone())
+        .expect("A re-issued the token");
+    assert_ne!(renewed, token);
+    tokio::time::sleep(ttl - StdDuration::from_millis(1400)).await;
+    // ...but after it, neither the old token nor the one re-issued in the window lives:
+    // re-issuing keeps the sign-in time, so a refresh cannot outlive a revocation.
     a.assert_token_rejected(&token, "A after the TTL").await;
+    a.assert_token_rejected(&renewed, "the token A re-issued within the TTL")
+        .await;
+    b.assert_token_rejected(&renewed, "…on B too").await;
 }

@@ -2,10 +2,12 @@
 //! adapter and checks the result with the harness's raw readers. The test macros call them;
 //! they can also be called directly (for example from a custom `#[tokio::test]`).
 
+mod passwords;
 mod sessions;
 mod tokens;
 mod users;
 
+pub use passwords::*;
 pub use sessions::*;
 pub use tokens::*;
 pub use users::{

@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use portcullis::adapter::{
-    RevocationAdapter, SessionAdapter, TokenHash, UserAdapter, VerificationTokenAdapter,
+    PasswordAdapter, RevocationAdapter, SessionAdapter, TokenHash, UserAdapter,
+    VerificationTokenAdapter,
 };
 use portcullis_adapter_tests::{
     Harness, RawAccount, RawResult, RawSession, RawUser, RawVerificationToken,
@@ -129,6 +130,9 @@ impl Harness for SqliteHarness {
         Some(self.adapter.clone())
     }
     fn revocations(&self) -> Option<Arc<dyn RevocationAdapter>> {
+        Some(self.adapter.clone())
+    }
+    fn passwords(&self) -> Option<Arc<dyn PasswordAdapter>> {
         Some(self.adapter.clone())
     }
     fn session_and_user_joins(&self) -> bool {
@@ -364,6 +368,9 @@ impl Harness for PgHarness {
         Some(self.adapter.clone())
     }
     fn revocations(&self) -> Option<Arc<dyn RevocationAdapter>> {
+        Some(self.adapter.clone())
+    }
+    fn passwords(&self) -> Option<Arc<dyn PasswordAdapter>> {
         Some(self.adapter.clone())
     }
     fn session_and_user_joins(&self) -> bool {

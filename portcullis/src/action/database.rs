@@ -98,6 +98,7 @@ pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
             None
         },
         not_before: None,
+        reauthenticated: false,
     };
     match ctx.cfg.callbacks.read_database_session(&user, read).await {
         Ok(outcome) => {

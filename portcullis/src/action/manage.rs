@@ -146,6 +146,7 @@ async fn revoke_other_jwts(ctx: &Ctx<'_>, user_id: &str) -> Reply {
         is_update: false,
         update: None,
         not_before: None,
+        reauthenticated: true,
     };
     match ctx.cfg.callbacks.read_session(read).await {
         Ok(outcome) => {

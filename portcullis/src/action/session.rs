@@ -84,6 +84,7 @@ pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
             None
         },
         not_before,
+        reauthenticated: false,
     };
     match ctx.cfg.callbacks.read_session(read).await {
         Ok(outcome) => {

@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{
-    AdapterAccount, AdapterError, AdapterSession, AdapterUser, RevocationAdapter, SessionAdapter,
-    TokenHash, UserAdapter, UserUpdate, VerificationToken, VerificationTokenAdapter,
+    AdapterAccount, AdapterError, AdapterSession, AdapterUser, PasswordAdapter, RevocationAdapter,
+    SessionAdapter, TokenHash, UserAdapter, UserUpdate, VerificationToken,
+    VerificationTokenAdapter,
 };
 
 #[derive(Default)]
@@ -19,6 +20,8 @@ struct State {
     sessions: HashMap<TokenHash, AdapterSession>,
     tokens: Vec<VerificationToken>,
     not_before: HashMap<String, OffsetDateTime>,
+    passwords: HashMap<String, String>,
+    disabled: HashMap<String, bool>,
 }
 
 /// Every adapter capability, held in a mutex-guarded map.
@@ -143,6 +146,8 @@ impl UserAdapter for MemoryAdapter {
         s.accounts.retain(|a| a.user_id != id);
         s.sessions.retain(|_, v| v.user_id != id);
         s.not_before.remove(id);
+        s.passwords.remove(id);
+        s.disabled.remove(id);
         Ok(())
     }
 
@@ -322,5 +327,34 @@ impl RevocationAdapter for MemoryAdapter {
     async fn set_not_before(&self, user_id: &str, at: OffsetDateTime) -> Result<(), AdapterError> {
         self.lock()?.not_before.insert(user_id.to_owned(), at);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl PasswordAdapter for MemoryAdapter {
+    async fn password_hash(&self, user_id: &str) -> Result<Option<String>, AdapterError> {
+        Ok(self.lock()?.passwords.get(user_id).cloned())
+    }
+
+    async fn set_password_hash(&self, user_id: &str, phc: &str) -> Result<(), AdapterError> {
+        let mut s = self.lock()?;
+        if !s.users.contains_key(user_id) {
+            return Err(AdapterError::NotFound);
+        }
+        s.passwords.insert(user_id.to_owned(), phc.to_owned());
+        Ok(())
+    }
+
+    async fn set_disabled(&self, user_id: &str, disabled: bool) -> Result<(), AdapterError> {
+        let mut s = self.lock()?;
+        if !s.users.contains_key(user_id) {
+            return Err(AdapterError::NotFound);
+        }
+        s.disabled.insert(user_id.to_owned(), disabled);
+        Ok(())
+    }
+
+    async fn is_disabled(&self, user_id: &str) -> Result<bool, AdapterError> {
+        Ok(self.lock()?.disabled.get(user_id).copied().unwrap_or(false))
     }
 }

@@ -402,3 +402,30 @@ pub trait RevocationAdapter: Send + Sync + 'static {
     /// Sets the user's "not before" time.
     async fn set_not_before(&self, user_id: &str, at: OffsetDateTime) -> Result<(), AdapterError>;
 }
+
+/// Password hashes and the disabled flag of users (the credentials provider of the
+/// standalone server, password sign-in in applications).
+///
+/// The adapter stores PHC strings (`$argon2id$v=19$m=19456,t=2,p=1$…`) as given: hashing,
+/// verifying and parameter choices are the caller's. A user's password and flag live and
+/// die with the user (`delete_user` removes them).
+///
+/// # Contract
+/// - `password_hash` returns the stored PHC string, `None` when the user has no password
+///   or does not exist.
+/// - `set_password_hash` stores or replaces it; [`AdapterError::NotFound`] for an unknown
+///   user (nothing is stored).
+/// - `set_disabled` sets the flag; [`AdapterError::NotFound`] for an unknown user.
+/// - `is_disabled` returns the flag: `false` for users never disabled **and** for unknown
+///   users (callers that must refuse unknown users look the user up first).
+#[async_trait]
+pub trait PasswordAdapter: Send + Sync + 'static {
+    /// The user's password hash (PHC string).
+    async fn password_hash(&self, user_id: &str) -> Result<Option<String>, AdapterError>;
+    /// Stores or replaces the user's password hash.
+    async fn set_password_hash(&self, user_id: &str, phc: &str) -> Result<(), AdapterError>;
+    /// Disables or re-enables the user.
+    async fn set_disabled(&self, user_id: &str, disabled: bool) -> Result<(), AdapterError>;
+    /// Whether the user is disabled.
+    async fn is_disabled(&self, user_id: &str) -> Result<bool, AdapterError>;
+}

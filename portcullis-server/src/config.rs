@@ -1,0 +1,433 @@
+//! The server's settings: `portcullis.toml` plus the environment (the environment wins).
+//!
+//! Every problem becomes one line — `KEY: problem: fix` — and all of them are reported at
+//! once.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use portcullis::SessionStrategy;
+use serde::Deserialize;
+
+/// Keys a client `update()` may never set, and attribute names that would shadow the
+/// standard session or token fields.
+pub(crate) const RESERVED: &[&str] = &[
+    "id", "name", "email", "image", "picture", "sub", "iat", "exp", "jti", "nbf", "expires",
+];
+
+/// `portcullis.toml`. Unknown keys are an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    url: Option<String>,
+    trust_host: Option<bool>,
+    production: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
+    log_format: Option<String>,
+    database_url: Option<String>,
+    session_store_url: Option<String>,
+    session: Option<SessionSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionSection {
+    strategy: Option<String>,
+    max_age: Option<u64>,
+    expose: Option<Vec<String>>,
+    updatable: Option<Vec<String>>,
+}
+
+/// The resolved settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) listen: SocketAddr,
+    pub(crate) url: Option<String>,
+    pub(crate) trust_host: Option<bool>,
+    pub(crate) production: bool,
+    pub(crate) trusted_proxies: Vec<Cidr>,
+    pub(crate) log_json: bool,
+    pub(crate) database_url: String,
+    pub(crate) session_store_url: Option<String>,
+    pub(crate) strategy: SessionStrategy,
+    pub(crate) max_age: Option<u64>,
+    pub(crate) expose: Vec<String>,
+    pub(crate) updatable: Vec<String>,
+    /// `AUTH_SECRET_n … AUTH_SECRET_1, AUTH_SECRET`: the first encodes.
+    pub(crate) secrets: Vec<String>,
+}
+
+/// The default database.
+pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://data/portcullis.db";
+
+impl Settings {
+    /// Loads the file (when `path` is given, or `portcullis.toml` exists) and the environment.
+    pub(crate) fn load(
+        path: Option<&Path>,
+        production_flag: bool,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        let file = match read_file(path) {
+            Ok(f) => f,
+            Err(p) => return Err(vec![p]),
+        };
+        let session = file.session.unwrap_or_default();
+        let env = |k: &str| var(k).filter(|v| !v.trim().is_empty());
+
+        let listen_raw = env("PORTCULLIS_LISTEN")
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:3000".to_owned());
+        let listen = listen_raw.parse().unwrap_or_else(|_| {
+            problems.push(format!(
+                "PORTCULLIS_LISTEN: `{listen_raw}` is not an address: use IP:PORT, e.g. `127.0.0.1:3000`"
+            ));
+            SocketAddr::from(([127, 0, 0, 1], 3000))
+        });
+
+        let production = production_flag
+            || match env("PORTCULLIS_ENV").as_deref() {
+                Some("production") => true,
+                Some("development") | None => file.production.unwrap_or(false),
+                Some(other) => {
+                    problems.push(format!(
+                        "PORTCULLIS_ENV: `{other}` is not an environment: use `production` or `development`"
+                    ));
+                    false
+                }
+            };
+
+        let trust_host = match env("AUTH_TRUST_HOST").as_deref() {
+            None => file.trust_host,
+            Some("true" | "1") => Some(true),
+            Some("false" | "0") => Some(false),
+            Some(other) => {
+                problems.push(format!(
+                    "AUTH_TRUST_HOST: `{other}` is not a boolean: set it to `true` or `false`"
+                ));
+                None
+            }
+        };
+        let url = env("AUTH_URL").or(file.url);
+        if let Some(u) = &url
+            && url::Url::parse(u).is_err()
+        {
+            problems.push(format!(
+                "AUTH_URL: `{u}` is not a URL: use the public origin, e.g. `https://auth.example.com`"
+            ));
+        }
+        if production && url.is_none() && trust_host != Some(true) {
+            problems.push(
+                "AUTH_URL: missing in production: set it to the public URL (or AUTH_TRUST_HOST=true behind a trusted proxy)"
+                    .to_owned(),
+            );
+        }
+
+        let trusted_proxies = match env("PORTCULLIS_TRUSTED_PROXIES") {
+            Some(list) => split_list(&list),
+            None => file.trusted_proxies.unwrap_or_default(),
+        }
+        .iter()
+        .filter_map(|s| {
+            Cidr::parse(s)
+                .map_err(|()| {
+                    problems.push(format!(
+                        "PORTCULLIS_TRUSTED_PROXIES: `{s}` is not an IP or CIDR: use e.g. `10.0.0.0/8` or `127.0.0.1`"
+                    ));
+                })
+                .ok()
+        })
+        .collect();
+
+        let log_json = match env("PORTCULLIS_LOG_FORMAT").or(file.log_format).as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => {
+                problems.push(format!(
+                    "PORTCULLIS_LOG_FORMAT: `{other}` is not a format: use `text` or `json`"
+                ));
+                false
+            }
+        };
+
+        let database_url = env("DATABASE_URL")
+            .or(file.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres:")
+            || database_url.starts_with("postgresql:"))
+        {
+            problems.push(format!(
+                "DATABASE_URL: `{database_url}` is neither a `sqlite:` nor a `postgres:` URL: use e.g. `{DEFAULT_DATABASE_URL}`"
+            ));
+        }
+        let session_store_url = env("SESSION_STORE_URL").or(file.session_store_url);
+        if let Some(u) = &session_store_url
+            && !(u.starts_with("redis:") || u.starts_with("rediss:"))
+        {
+            problems.push(format!(
+                "SESSION_STORE_URL: `{u}` is not a `redis:` URL: use e.g. `redis://127.0.0.1:6379` or leave it unset"
+            ));
+        }
+
+        let strategy = match env("PORTCULLIS_STRATEGY").or(session.strategy).as_deref() {
+            None | Some("database") => SessionStrategy::Database,
+            Some("jwt") => SessionStrategy::Jwt,
+            Some(other) => {
+                problems.push(format!(
+                    "PORTCULLIS_STRATEGY: `{other}` is not a strategy: use `database` or `jwt`"
+                ));
+                SessionStrategy::Database
+            }
+        };
+        let max_age = match env("PORTCULLIS_SESSION_MAX_AGE") {
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    problems.push(format!(
+                        "PORTCULLIS_SESSION_MAX_AGE: `{v}` is not a number of seconds: use e.g. `2592000` (30 days)"
+                    ));
+                    None
+                }
+            },
+            None => session.max_age,
+        };
+
+        let expose = match env("PORTCULLIS_SESSION_EXPOSE") {
+            Some(list) => split_list(&list),
+            None => session.expose.unwrap_or_default(),
+        };
+        for k in &expose {
+            if !is_attribute_name(k) || RESERVED.contains(&k.as_str()) {
+                problems.push(format!(
+                    "PORTCULLIS_SESSION_EXPOSE: `{k}` cannot be exposed: name attributes with a–z, 0–9, `_`, `-` (not id/name/email/image, which are always there)"
+                ));
+            }
+        }
+        let updatable = match env("PORTCULLIS_SESSION_UPDATABLE") {
+            Some(list) => split_list(&list),
+            None => session.updatable.unwrap_or_default(),
+        };
+        for k in &updatable {
+            let ok = k == "name"
+                || k == "image"
+                || (is_attribute_name(k) && !RESERVED.contains(&k.as_str()));
+            if !ok {
+                problems.push(format!(
+                    "PORTCULLIS_SESSION_UPDATABLE: `{k}` cannot be updated by clients: list `name`, `image` or attribute names"
+                ));
+            }
+        }
+
+        let mut secrets = Vec::new();
+        if let Some(s) = env("AUTH_SECRET") {
+            secrets.push(s);
+        }
+        let mut n = 1;
+        while let Some(s) = env(&format!("AUTH_SECRET_{n}")) {
+            secrets.insert(0, s);
+            n += 1;
+        }
+        for (i, s) in secrets.iter().enumerate() {
+            if s.len() < portcullis::MIN_SECRET_LEN {
+                problems.push(format!(
+                    "AUTH_SECRET: secret #{} is {} bytes: use at least {} random bytes (`portcullis secret`)",
+                    i + 1,
+                    s.len(),
+                    portcullis::MIN_SECRET_LEN
+                ));
+            }
+        }
+        if production && secrets.is_empty() {
+            problems.push(
+                "AUTH_SECRET: missing in production: set it to at least 32 random bytes (`portcullis secret`)"
+                    .to_owned(),
+            );
+        }
+
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Self {
+            listen,
+            url,
+            trust_host,
+            production,
+            trusted_proxies,
+            log_json,
+            database_url,
+            session_store_url,
+            strategy,
+            max_age,
+            expose,
+            updatable,
+            secrets,
+        })
+    }
+
+    /// The directory of generated files (the development secret): the SQLite file's
+    /// directory, or `./data`.
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        sqlite_path(&self.database_url)
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("data"))
+    }
+}
+
+/// The file path of a `sqlite:` URL (`sqlite://data/x.db`, `sqlite:data/x.db`,
+/// `sqlite:///abs/x.db`), without query.
+pub(crate) fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let rest = rest.split('?').next().unwrap_or(rest);
+    (!rest.is_empty() && rest != ":memory:").then(|| PathBuf::from(rest))
+}
+
+fn read_file(path: Option<&Path>) -> Result<FileConfig, String> {
+    let (path, required) = match path {
+        Some(p) => (p.to_path_buf(), true),
+        None => (PathBuf::from("portcullis.toml"), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            return Ok(FileConfig::default());
+        }
+        Err(e) => {
+            return Err(format!(
+                "PORTCULLIS_CONFIG: cannot read `{}` ({e}): fix the path or the permissions",
+                path.display()
+            ));
+        }
+    };
+    toml::from_str(&text).map_err(|e| {
+        let msg = e.message().replace('\n', " ");
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1))
+            .unwrap_or(0);
+        if msg.starts_with("unknown field") {
+            format!(
+                "{}: line {line}: {msg}: remove or rename the key",
+                path.display()
+            )
+        } else {
+            format!(
+                "{}: line {line}: malformed TOML ({msg}): fix the syntax",
+                path.display()
+            )
+        }
+    })
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Attribute names: 1–64 characters of `a–z A–Z 0–9 _ -`.
+pub(crate) fn is_attribute_name(k: &str) -> bool {
+    !k.is_empty()
+        && k.len() <= 64
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// An IP network (`10.0.0.0/8`) or a single address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub(crate) fn parse(s: &str) -> Result<Self, ()> {
+        let (ip, prefix) = match s.split_once('/') {
+            Some((ip, p)) => (ip, Some(p.parse::<u8>().map_err(|_| ())?)),
+            None => (s, None),
+        };
+        let addr: IpAddr = ip.trim().parse().map_err(|_| ())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        if prefix > max {
+            return Err(());
+        }
+        Ok(Self { addr, prefix })
+    }
+
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_matching() {
+        let net = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains("10.1.2.3".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
+        assert!(net.contains("::ffff:10.0.0.1".parse().unwrap()));
+        let one = Cidr::parse("::1").unwrap();
+        assert!(one.contains("::1".parse().unwrap()));
+        assert!(!one.contains("::2".parse().unwrap()));
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("1.2.3.4".parse().unwrap())
+        );
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("nope").is_err());
+    }
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(
+            sqlite_path("sqlite://data/portcullis.db"),
+            Some(PathBuf::from("data/portcullis.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/p.db?mode=rwc"),
+            Some(PathBuf::from("/var/lib/p.db"))
+        );
+        assert_eq!(sqlite_path("postgres://x"), None);
+    }
+
+    #[test]
+    fn env_wins_and_problems_are_lines() {
+        let env = |k: &str| match k {
+            "PORTCULLIS_STRATEGY" => Some("cookie".to_owned()),
+            "AUTH_SECRET" => Some("short".to_owned()),
+            _ => None,
+        };
+        let errs = Settings::load(None, true, &env).unwrap_err();
+        assert!(errs.iter().any(|e| e.starts_with("PORTCULLIS_STRATEGY:")));
+        assert!(errs.iter().any(|e| e.starts_with("AUTH_SECRET: secret #1")));
+        assert!(errs.iter().all(|e| !e.contains('\n')));
+    }
+}
