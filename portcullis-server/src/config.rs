@@ -28,6 +28,27 @@ struct FileConfig {
     database_url: Option<String>,
     session_store_url: Option<String>,
     session: Option<SessionSection>,
+    theme: Option<ThemeSection>,
+    pages: Option<PagesSection>,
+}
+
+/// `[theme]`: the look of the built-in pages.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThemeSection {
+    color_scheme: Option<String>,
+    brand_color: Option<String>,
+    button_text: Option<String>,
+    logo: Option<String>,
+}
+
+/// `[pages]`: your own pages instead of the built-in ones.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PagesSection {
+    sign_in: Option<String>,
+    sign_out: Option<String>,
+    error: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +77,8 @@ pub(crate) struct Settings {
     pub(crate) updatable: Vec<String>,
     /// `AUTH_SECRET_n … AUTH_SECRET_1, AUTH_SECRET`: the first encodes.
     pub(crate) secrets: Vec<String>,
+    pub(crate) theme: portcullis::Theme,
+    pub(crate) pages: portcullis::Pages,
 }
 
 /// The default database.
@@ -246,6 +269,9 @@ impl Settings {
             );
         }
 
+        let theme = theme_from(file.theme.unwrap_or_default(), &mut problems);
+        let pages = pages_from(file.pages.unwrap_or_default(), &mut problems);
+
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -263,6 +289,8 @@ impl Settings {
             expose,
             updatable,
             secrets,
+            theme,
+            pages,
         })
     }
 
@@ -320,6 +348,58 @@ fn read_file(path: Option<&Path>) -> Result<FileConfig, String> {
             )
         }
     })
+}
+
+fn theme_from(t: ThemeSection, problems: &mut Vec<String>) -> portcullis::Theme {
+    use portcullis::{ColorScheme, Theme};
+    let mut theme = Theme::default();
+    theme = theme.color_scheme(match t.color_scheme.as_deref() {
+        None | Some("auto") => ColorScheme::Auto,
+        Some("light") => ColorScheme::Light,
+        Some("dark") => ColorScheme::Dark,
+        Some(other) => {
+            problems.push(format!(
+                "theme.color_scheme: `{other}` is not a scheme: use `auto`, `light` or `dark`"
+            ));
+            ColorScheme::Auto
+        }
+    });
+    let mut apply =
+        |key: &str,
+         value: Option<String>,
+         f: fn(Theme, &str) -> Result<Theme, portcullis::ThemeError>| {
+            if let Some(v) = value {
+                match f(theme.clone(), &v) {
+                    Ok(t) => theme = t,
+                    Err(e) => problems.push(format!("theme.{key}: {e}")),
+                }
+            }
+        };
+    apply("brand_color", t.brand_color, |t, v| t.brand_color(v));
+    apply("button_text", t.button_text, |t, v| t.button_text(v));
+    apply("logo", t.logo, |t, v| t.logo(v));
+    theme
+}
+
+fn pages_from(p: PagesSection, problems: &mut Vec<String>) -> portcullis::Pages {
+    let mut pages = portcullis::Pages::default();
+    let mut check = |key: &str, v: Option<String>| {
+        let v = v?;
+        let ok = (v.starts_with('/') && !v.starts_with("//"))
+            || url::Url::parse(&v).is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
+        if ok {
+            Some(v)
+        } else {
+            problems.push(format!(
+                "pages.{key}: `{v}` must be a path starting with `/` or an http(s) URL"
+            ));
+            None
+        }
+    };
+    pages.sign_in = check("sign_in", p.sign_in);
+    pages.sign_out = check("sign_out", p.sign_out);
+    pages.error = check("error", p.error);
+    pages
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -416,6 +496,46 @@ mod tests {
             Some(PathBuf::from("/var/lib/p.db"))
         );
         assert_eq!(sqlite_path("postgres://x"), None);
+    }
+
+    #[test]
+    fn theme_and_pages_come_from_the_file() {
+        let dir = std::env::temp_dir().join(format!("portcullis-theme-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.toml");
+        std::fs::write(
+            &good,
+            "[theme]\ncolor_scheme = \"dark\"\nbrand_color = \"#0f766e\"\nlogo = \"/logo.svg\"\n[pages]\nsign_in = \"/login\"\n",
+        )
+        .unwrap();
+        let none = |_: &str| None;
+        let s = Settings::load(Some(&good), false, &none).unwrap();
+        assert_eq!(
+            s.theme,
+            portcullis::Theme::default()
+                .color_scheme(portcullis::ColorScheme::Dark)
+                .brand_color("#0f766e")
+                .unwrap()
+                .logo("/logo.svg")
+                .unwrap()
+        );
+        assert_eq!(s.pages.sign_in.as_deref(), Some("/login"));
+        let bad = dir.join("bad.toml");
+        std::fs::write(
+            &bad,
+            "[theme]\ncolor_scheme = \"neon\"\nbrand_color = \"red;}\"\nlogo = \"javascript:alert(1)\"\n[pages]\nerror = \"//evil.example\"\n",
+        )
+        .unwrap();
+        let errs = Settings::load(Some(&bad), false, &none).unwrap_err();
+        for key in [
+            "theme.color_scheme:",
+            "theme.brand_color:",
+            "theme.logo:",
+            "pages.error:",
+        ] {
+            assert!(errs.iter().any(|e| e.starts_with(key)), "{key} in {errs:?}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

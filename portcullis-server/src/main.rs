@@ -213,7 +213,9 @@ fn build_auth(settings: &Settings, stores: &Stores, create_secret: bool) -> Resu
     };
     let mut builder = AuthConfig::builder(callbacks)
         .credentials(callbacks::credentials(users, stores.passwords()))
-        .body_limit(serve::BODY_LIMIT);
+        .body_limit(serve::BODY_LIMIT)
+        .theme(settings.theme.clone())
+        .pages(settings.pages.clone());
     for s in secrets {
         builder = builder.secret(s);
     }
