@@ -4,12 +4,15 @@
 #   2. cargo test for every crate (unit, integration, adapter conformance on memory, SQLite,
 #      PostgreSQL and Redis, interop with @auth/core, doc tests);
 #   3. the official next-auth/react clients (v5 and v4) against the example app, with JWT
-#      sessions and with database sessions on SQLite, PostgreSQL and Redis.
+#      sessions and with database sessions on SQLite, PostgreSQL and Redis;
+#   4. the real-browser test (e2e/run.mjs): a React page on next-auth/react and the built-in
+#      pages, in Debian's Chromium through playwright-core, with JWT and SQLite sessions.
 #
 # PostgreSQL and Redis come from PORTCULLIS_TEST_POSTGRES_URL (default
 # postgres://postgres@127.0.0.1:5432/test) and PORTCULLIS_TEST_REDIS_URL (default
-# redis://127.0.0.1:6379). When PORTCULLIS_REQUIRE_SERVICES=1 a missing service fails the
-# run; otherwise the tests that need it say so and are skipped.
+# redis://127.0.0.1:6379), Chromium from CHROMIUM_PATH (default /usr/bin/chromium). When
+# PORTCULLIS_REQUIRE_SERVICES=1 a missing service fails the run; otherwise the tests that need
+# it say so and are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -97,6 +100,33 @@ elif [ "$require" = 1 ]; then
   echo "Redis is required (PORTCULLIS_REQUIRE_SERVICES=1) but $redis_url is unreachable"; status=1; failed=$((failed + 1))
 else
   echo "-- skipped database-redis: $redis_url unreachable"
+fi
+
+echo "== real browser (e2e/): next-auth/react and the built-in pages in Chromium"
+chromium=${CHROMIUM_PATH:-/usr/bin/chromium}
+if [ -x "$chromium" ]; then
+  if [ ! -d e2e/node_modules/playwright-core ] || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
+    echo "== npm ci (e2e)"
+    npm ci --prefix e2e --no-audit --no-fund --loglevel=error
+  fi
+  # run_e2e NAME RUN_MJS_FLAGS...
+  run_e2e() {
+    local name=$1; shift
+    local log="$work/e2e-$name.log" t0=$SECONDS
+    if node e2e/run.mjs --server "$bin" --chromium "$chromium" "$@" >"$log" 2>&1; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1)); status=1
+      cat "$log"
+    fi
+    printf -- '-- %-28s %s (%ss)\n' "e2e-$name" "$(tail -n 1 "$log")" "$((SECONDS - t0))"
+  }
+  run_e2e jwt
+  run_e2e database-sqlite --env PORTCULLIS_STRATEGY=database --env DATABASE_URL=sqlite://data/e2e.db
+elif [ "$require" = 1 ]; then
+  echo "Chromium is required (PORTCULLIS_REQUIRE_SERVICES=1) but $chromium is missing (apt-get install -y chromium)"; status=1; failed=$((failed + 1))
+else
+  echo "-- skipped e2e: $chromium missing (apt-get install -y chromium)"
 fi
 echo "client suites: $passed passed, $failed failed"
 exit $status

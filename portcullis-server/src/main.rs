@@ -278,13 +278,7 @@ async fn run_serve(settings: Settings) -> Result<(), String> {
         stores.clone(),
         Arc::new(settings.trusted_proxies.clone()),
     );
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(serve::shutdown_signal())
-    .await
-    .map_err(|e| format!("server failed: {e}"))?;
+    serve::run(listener, app).await;
     stores.close().await;
     tracing::info!("stopped");
     Ok(())

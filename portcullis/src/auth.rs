@@ -398,8 +398,16 @@ fn is_cross_site(headers: &HeaderMap, origin: &Url) -> bool {
     {
         return true;
     }
+    let same_origin_fetch = headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"same-origin"));
     match headers.get(header::ORIGIN).map(|v| v.to_str()) {
         None => false,
+        // Our pages send `Referrer-Policy: no-referrer`, which makes browsers send
+        // `Origin: null` on their form POSTs; the browser's own `Sec-Fetch-Site:
+        // same-origin` (which scripts cannot set) vouches for those. Any other `null`
+        // origin (sandboxed frames, `data:` pages) is refused.
+        Some(Ok("null")) => !same_origin_fetch,
         Some(Ok(o)) => Url::parse(o).map_or(true, |u| u.origin() != origin.origin()),
         Some(Err(_)) => true,
     }

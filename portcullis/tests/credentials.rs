@@ -404,6 +404,46 @@ async fn csrf_06_cross_site_posts_are_refused_before_anything_runs() {
 }
 
 #[tokio::test]
+async fn a_null_origin_passes_only_when_the_browser_says_same_origin() {
+    // The built-in pages send `Referrer-Policy: no-referrer`, so Chromium posts their forms
+    // with `Origin: null` and `Sec-Fetch-Site: same-origin` (found by the browser test).
+    let h = Harness::https();
+    let (jar, token) = h.with_csrf().await;
+    let form = [
+        ("csrfToken", token.as_str()),
+        ("username", "alice"),
+        ("password", "wonderland"),
+    ];
+    for site in ["same-site", "none", "cross-site"] {
+        let res = h
+            .send(
+                post_form("/callback/credentials", &form)
+                    .header("origin", "null")
+                    .header("sec-fetch-site", site)
+                    .jar(&jar),
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::FORBIDDEN,
+            "Origin: null, Sec-Fetch-Site: {site}"
+        );
+    }
+    assert_eq!(h.calls(), 0);
+    let res = h
+        .send(
+            post_form("/callback/credentials", &form)
+                .header("origin", "null")
+                .header("sec-fetch-site", "same-origin")
+                .jar(&jar),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FOUND);
+    assert!(has_session_cookie(&h, &res));
+    assert_eq!(h.calls(), 1);
+}
+
+#[tokio::test]
 async fn ses_01_a_planted_session_is_replaced() {
     let h = Harness::https();
     let (mut jar, token) = h.with_csrf().await;
