@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Real-browser end-to-end test of portcullis (see README.md beside this file).
 //
-//   node e2e/run.mjs [--server PATH] [--env KEY=VALUE]... [--chromium PATH] [--timeout SECONDS]
+//   node e2e/run.mjs [--target example|server] [--server PATH] [--env KEY=VALUE]... [--chromium PATH] [--timeout SECONDS]
 //
-// Starts the example server (examples/credentials-jwt) on a free port in a fresh temporary
-// working directory, a small Node front server on another free port that serves the Vite build
+// Starts the example server (examples/credentials-jwt; `--target server`: the standalone
+// `portcullis` binary, with a themed portcullis.toml and a user added by `portcullis users add`)
+// on a free port in a fresh temporary working directory, a small Node front server on another free port that serves the Vite build
 // of the React page and reverse-proxies everything else to the Rust server (Host passed through,
 // every Set-Cookie passed back: first-party cookies, as behind a real proxy), then drives
 // Debian's Chromium through playwright-core. Exits non-zero on any failure; the last line is
@@ -25,11 +26,12 @@ const dist = path.join(here, 'dist');
 // ---------------------------------------------------------------- arguments
 function usage(msg) {
   if (msg) console.error(`run.mjs: ${msg}`);
-  console.error('usage: node e2e/run.mjs [--server PATH] [--env KEY=VALUE]... [--chromium PATH] [--timeout SECONDS]');
+  console.error('usage: node e2e/run.mjs [--target example|server] [--server PATH] [--env KEY=VALUE]... [--chromium PATH] [--timeout SECONDS]');
   process.exit(2);
 }
 const opts = {
-  server: path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'debug', 'example-credentials-jwt'),
+  target: 'example',
+  server: null, // default below, by target
   env: {},
   chromium: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
   timeout: 180,
@@ -40,6 +42,10 @@ const opts = {
     const a = argv[i];
     const val = () => (i + 1 < argv.length ? argv[++i] : usage(`${a} needs a value`));
     if (a === '--server') opts.server = path.resolve(val());
+    else if (a === '--target') {
+      opts.target = val();
+      if (!['example', 'server'].includes(opts.target)) usage(`--target wants example or server, got ${JSON.stringify(opts.target)}`);
+    }
     else if (a === '--env') {
       const kv = val();
       const eq = kv.indexOf('=');
@@ -51,12 +57,26 @@ const opts = {
     else usage(`unknown argument ${a}`);
   }
 }
-const database = opts.env.PORTCULLIS_STRATEGY === 'database';
-// Screenshots go to e2e/artifacts/<strategy>/, emptied at the start of each run.
-const artifacts = path.join(here, 'artifacts', database ? 'database' : 'jwt');
-const label = Object.keys(opts.env).length
-  ? Object.entries(opts.env).map(([k, v]) => `${k}=${v}`).join(' ')
-  : 'default env (JWT sessions)';
+const SERVER = opts.target === 'server';
+opts.server ??= path.join(
+  process.env.CARGO_TARGET_DIR || path.join(root, 'target'),
+  'debug',
+  SERVER ? 'portcullis' : 'example-credentials-jwt',
+);
+// The example defaults to JWT sessions, the standalone server to database sessions.
+const database = SERVER ? opts.env.PORTCULLIS_STRATEGY !== 'jwt' : opts.env.PORTCULLIS_STRATEGY === 'database';
+// Screenshots go to e2e/artifacts/<strategy>/ (server: server-<strategy>/), emptied at the start of each run.
+const artifacts = path.join(here, 'artifacts', `${SERVER ? 'server-' : ''}${database ? 'database' : 'jwt'}`);
+const label =
+  (SERVER ? 'standalone server, ' : '') +
+  (Object.keys(opts.env).length
+    ? Object.entries(opts.env).map(([k, v]) => `${k}=${v}`).join(' ')
+    : `default env (${database ? 'database' : 'JWT'} sessions)`);
+// The user signing in: the example's built-in alice / wonderland, or the one this run adds to
+// the server with `portcullis users add` (the credentials form's `username` is the email there).
+const USER = SERVER ? 'alice@example.com' : 'alice';
+const PASSWORD = SERVER ? `pw-${randomBytes(12).toString('hex')}` : 'wonderland';
+const BRAND = '#0f766e';
 
 // ---------------------------------------------------------------- results
 let passed = 0;
@@ -141,14 +161,54 @@ function buildIfNeeded() {
   if (r.status !== 0) throw new Error(`vite build failed (status ${r.status}${r.error ? `, ${r.error.message}` : ''})`);
 }
 
-/** Starts the Rust example server; resolves once `/api/auth/csrf` answers. */
+/**
+ * `--target server`: writes `portcullis.toml` (a `[theme]`) into the working directory and adds
+ * alice with `portcullis users add`, the password piped on stdin. Returns the server's env.
+ */
+function prepareStandalone({ port, origin, secret, work, logPath }) {
+  const config = path.join(work, 'portcullis.toml');
+  fs.writeFileSync(config, `[theme]\nbrand_color = "${BRAND}"\ncolor_scheme = "light"\n`);
+  const env = {
+    ...process.env,
+    RUST_LOG: 'warn',
+    PORTCULLIS_SESSION_EXPOSE: 'role',
+    PORTCULLIS_SESSION_UPDATABLE: 'name',
+    ...opts.env,
+    PORTCULLIS_CONFIG: config,
+    PORTCULLIS_LISTEN: `127.0.0.1:${port}`,
+    AUTH_SECRET: secret,
+    AUTH_URL: origin,
+  };
+  const r = spawnSync(
+    opts.server,
+    ['--config', config, 'users', 'add', USER, '--name', 'Alice', '--attr', 'role=admin'],
+    { cwd: work, env, input: `${PASSWORD}\n`, encoding: 'utf8', timeout: 60_000 },
+  );
+  fs.appendFileSync(logPath, `$ portcullis users add ${USER} --name Alice --attr role=admin\n${r.stdout ?? ''}${r.stderr ?? ''}`);
+  assert(
+    r.status === 0,
+    `portcullis users add failed (status ${r.status}${r.error ? `, ${r.error.message}` : ''}): ${(r.stdout ?? '') + (r.stderr ?? '')}`,
+  );
+  return { args: ['--config', config], env };
+}
+
+/** Starts the Rust server; resolves once `/api/auth/csrf` answers. */
 async function startServer({ port, origin, secret, work }) {
-  assert(fs.existsSync(opts.server), `server binary not found: ${opts.server} (cargo build -p example-credentials-jwt, or --server PATH)`);
+  assert(
+    fs.existsSync(opts.server),
+    `server binary not found: ${opts.server} (cargo build -p ${SERVER ? 'portcullis-server' : 'example-credentials-jwt'}, or --server PATH)`,
+  );
   const logPath = path.join(work, 'server.log');
+  const { args, env } = SERVER
+    ? prepareStandalone({ port, origin, secret, work, logPath })
+    : {
+        args: [],
+        env: { ...process.env, RUST_LOG: 'warn', ...opts.env, PORT: String(port), AUTH_SECRET: secret, AUTH_URL: origin },
+      };
   const log = fs.openSync(logPath, 'a');
-  const child = spawn(opts.server, [], {
+  const child = spawn(opts.server, args, {
     cwd: work,
-    env: { ...process.env, RUST_LOG: 'warn', ...opts.env, PORT: String(port), AUTH_SECRET: secret, AUTH_URL: origin },
+    env,
     stdio: ['ignore', log, log],
   });
   fs.closeSync(log);
@@ -297,10 +357,17 @@ function checkAliceSession(session, name) {
   const u = session.user || {};
   assert(u.name === name, `user.name ${JSON.stringify(u.name)}, want ${JSON.stringify(name)}`);
   assert(u.email === 'alice@example.com', `user.email ${JSON.stringify(u.email)}`);
-  assert(u.id === '1', `user.id ${JSON.stringify(u.id)}, want "1"`);
+  if (SERVER) {
+    // The standalone server's user ids are UUIDs made by `users add`.
+    assert(typeof u.id === 'string' && u.id !== '' && u.id !== '1', `user.id ${JSON.stringify(u.id)}, want a generated id`);
+    assert(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(u.id), `user.id ${JSON.stringify(u.id)} is not a UUID`);
+  } else {
+    assert(u.id === '1', `user.id ${JSON.stringify(u.id)}, want "1"`);
+  }
   assert(u.role === 'admin', `user.role ${JSON.stringify(u.role)}, want "admin"`);
   const text = JSON.stringify(session);
   assert(!/access_?token/i.test(text) && !text.includes('"at-'), `the access token leaked into the session: ${text}`);
+  assert(!/password/i.test(text) && !text.includes(PASSWORD), `a password leaked into the session: ${text}`);
   assert(typeof session.expires === 'string' && Date.parse(session.expires) > Date.now(), `expires ${JSON.stringify(session.expires)} is not a future date`);
 }
 
@@ -345,7 +412,7 @@ async function main() {
 
   const { logPath } = await startServer({ port: rustPort, origin, secret, work });
   await startFront({ port: frontPort, upstreamPort: rustPort });
-  console.log(`# server ${opts.server} on 127.0.0.1:${rustPort}, front (AUTH_URL) ${origin}, work dir ${work} (${elapsed()})`);
+  console.log(`# ${SERVER ? "standalone" : "example"} server ${opts.server} on 127.0.0.1:${rustPort}, front (AUTH_URL) ${origin}, work dir ${work} (${elapsed()})`);
 
   const browser = await chromium.launch({
     executablePath: opts.chromium,
@@ -406,7 +473,7 @@ async function main() {
     });
 
     await step('a wrong password shows CredentialsSignin and stays unauthenticated', async () => {
-      await byId(page, 'username').fill('alice');
+      await byId(page, 'username').fill(USER);
       await byId(page, 'password').fill('not-the-password');
       await byId(page, 'sign-in').click();
       await page.waitForFunction(() => /CredentialsSignin/.test(document.querySelector('[data-testid="signin-result"]')?.textContent ?? ''));
@@ -421,8 +488,8 @@ async function main() {
       await shot(page, '02-react-wrong-password');
     });
 
-    await step('alice / wonderland signs in: authenticated, session shows name, email, id 1, role admin, no access token', async () => {
-      await byId(page, 'password').fill('wonderland');
+    await step(`${USER} / ${SERVER ? '<password>' : PASSWORD} signs in: authenticated, session shows name, email, id ${SERVER ? '(a UUID)' : '1'}, role admin, no access token`, async () => {
+      await byId(page, 'password').fill(PASSWORD);
       await byId(page, 'sign-in').click();
       await waitStatus(page, 'authenticated');
       const result = JSON.parse(await byId(page, 'signin-result').textContent());
@@ -524,8 +591,22 @@ async function main() {
       await shot(page, '06-builtin-signin-page');
     });
 
+    if (SERVER) {
+      await step(`the sign-in page has portcullis.toml's [theme] brand colour (--brand:${BRAND}) and light scheme in its CSS`, async () => {
+        const css = await page.locator('style').allTextContents();
+        const all = css.join('\n').replace(/\s+/g, '');
+        assert(all.includes(`--brand:${BRAND}`), `no --brand:${BRAND} in the page's CSS: ${JSON.stringify(all.slice(0, 400))}`);
+        assert(all.includes('color-scheme:light'), `no color-scheme:light in the page's CSS: ${JSON.stringify(all.slice(0, 400))}`);
+        // …and the browser applies it.
+        const brand = await page.evaluate(() =>
+          [document.documentElement, document.body].map((e) => getComputedStyle(e).getPropertyValue('--brand').trim()).find(Boolean) ?? '',
+        );
+        assert(brand.toLowerCase() === BRAND, `computed --brand ${JSON.stringify(brand)}, want ${BRAND}`);
+      });
+    }
+
     await step('a wrong password → back on the sign-in page with "Sign in failed"', async () => {
-      await page.locator('input[name="username"]').fill('alice');
+      await page.locator('input[name="username"]').fill(USER);
       await page.locator('input[name="password"]').fill('not-the-password');
       await submitForm(page, '/api/auth/callback/credentials');
       await page.waitForURL(/error=CredentialsSignin/);
@@ -539,9 +620,9 @@ async function main() {
     // With database sessions the example saves update({name}) to the user row, so the rename
     // made in the React scenario outlives that session; with JWT it lived in that cookie only.
     const nameNow = database ? 'Alice Liddell' : 'Alice';
-    await step(`alice / wonderland → lands back on /protected showing the session (name ${nameNow})`, async () => {
-      await page.locator('input[name="username"]').fill('alice');
-      await page.locator('input[name="password"]').fill('wonderland');
+    await step(`${USER} / ${SERVER ? '<password>' : PASSWORD} → lands back on /protected showing the session (name ${nameNow})`, async () => {
+      await page.locator('input[name="username"]').fill(USER);
+      await page.locator('input[name="password"]').fill(PASSWORD);
       await submitForm(page, '/api/auth/callback/credentials');
       await page.waitForURL(`${origin}/protected`);
       const json = JSON.parse(await page.locator('pre').textContent());

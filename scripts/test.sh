@@ -6,7 +6,8 @@
 #   3. the official next-auth/react clients (v5 and v4) against the example app, with JWT
 #      sessions and with database sessions on SQLite, PostgreSQL and Redis;
 #   4. the real-browser test (e2e/run.mjs): a React page on next-auth/react and the built-in
-#      pages, in Debian's Chromium through playwright-core, with JWT and SQLite sessions.
+#      pages, in Debian's Chromium through playwright-core, with JWT and SQLite sessions, against
+#      the example app and against the standalone server (`portcullis`, database and JWT sessions).
 #
 # PostgreSQL and Redis come from PORTCULLIS_TEST_POSTGRES_URL (default
 # postgres://postgres@127.0.0.1:5432/test) and PORTCULLIS_TEST_REDIS_URL (default
@@ -31,6 +32,7 @@ cargo test --workspace --all-features --no-fail-fast
 
 echo "== official clients against examples/credentials-jwt"
 cargo build -q -p example-credentials-jwt
+cargo build -q -p portcullis-server # the standalone `portcullis`, for the e2e runs with --target server
 bin="$target/debug/example-credentials-jwt"
 work=$(mktemp -d)
 pids=()
@@ -109,7 +111,7 @@ if [ -x "$chromium" ]; then
     echo "== npm ci (e2e)"
     npm ci --prefix e2e --no-audit --no-fund --loglevel=error
   fi
-  # run_e2e NAME RUN_MJS_FLAGS...
+  # run_e2e NAME RUN_MJS_FLAGS... (a --server in the flags overrides the example's $bin: the last one wins)
   run_e2e() {
     local name=$1; shift
     local log="$work/e2e-$name.log" t0=$SECONDS
@@ -123,6 +125,8 @@ if [ -x "$chromium" ]; then
   }
   run_e2e jwt
   run_e2e database-sqlite --env PORTCULLIS_STRATEGY=database --env DATABASE_URL=sqlite://data/e2e.db
+  run_e2e server-database --target server --server "$target/debug/portcullis"
+  run_e2e server-jwt --target server --server "$target/debug/portcullis" --env PORTCULLIS_STRATEGY=jwt
 elif [ "$require" = 1 ]; then
   echo "Chromium is required (PORTCULLIS_REQUIRE_SERVICES=1) but $chromium is missing (apt-get install -y chromium)"; status=1; failed=$((failed + 1))
 else
