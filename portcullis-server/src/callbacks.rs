@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use portcullis::adapter::{PasswordAdapter, UserAdapter, UserUpdate};
 use portcullis::{
-    AuthorizeError, CallbackError, Callbacks, Credentials, JwtParams, SessionParams, Token,
-    Trigger, User,
+    AuthorizeError, CallbackError, Callbacks, Credentials, JwtParams, SessionParams,
+    SignInDecision, SignInParams, Token, Trigger, User,
 };
 use serde_json::{Map, Value};
 
 use crate::password;
+use crate::webhook::{UserInfo, Webhook};
 
 /// Attributes, as stored in the user's `fields`.
 pub(crate) type Attributes = Map<String, Value>;
@@ -25,6 +26,15 @@ pub(crate) struct ServerCallbacks {
     pub(crate) updatable: Vec<String>,
     /// Database strategy: where updates are persisted.
     pub(crate) users: Option<Arc<dyn UserAdapter>>,
+    /// The enrichment webhook, when configured.
+    pub(crate) webhook: Option<Arc<Webhook>>,
+}
+
+/// `extra` merged over `base`.
+fn merged(base: &Attributes, extra: Attributes) -> Attributes {
+    let mut out = base.clone();
+    out.extend(extra);
+    out
 }
 
 /// The allowed changes in an update's data: `(key, value)` for each updatable key the
@@ -81,6 +91,35 @@ impl Callbacks for ServerCallbacks {
     type Claims = Attributes;
     type Session = Value;
 
+    /// With a webhook: the `signIn` call, before any token or session exists. Its failure
+    /// refuses the sign-in (`AccessDenied`: no cookie, no session row).
+    async fn sign_in(
+        &self,
+        p: SignInParams<'_, Attributes>,
+    ) -> Result<SignInDecision, CallbackError> {
+        let Some(webhook) = &self.webhook else {
+            return Ok(SignInDecision::Allow);
+        };
+        let user = p.user;
+        let info = UserInfo {
+            id: &user.id,
+            email: user.email.as_deref(),
+            name: user.name.as_deref(),
+            attributes: &user.fields,
+        };
+        match webhook.on_sign_in(&info).await {
+            Ok(_) => Ok(SignInDecision::Allow),
+            Err(e) => {
+                tracing::warn!(
+                    user_id = %user.id,
+                    error = %e,
+                    "enrichment webhook failed: sign-in refused (AccessDenied)"
+                );
+                Ok(SignInDecision::Deny)
+            }
+        }
+    }
+
     async fn jwt(
         &self,
         p: JwtParams<'_, Attributes, Attributes>,
@@ -90,8 +129,13 @@ impl Callbacks for ServerCallbacks {
             // Sign-in: the id and the exposed (and updatable) attributes go into the token.
             let mut claims = Map::new();
             claims.insert("id".into(), Value::String(user.id.clone()));
+            // The attributes `sign_in` fetched from the webhook, merged over the user's.
+            let fields = match self.webhook.as_ref().and_then(|w| w.last(&user.id)) {
+                Some(extra) => merged(&user.fields, extra),
+                None => user.fields.clone(),
+            };
             for k in self.expose.iter().chain(&self.updatable) {
-                if let Some(v) = user.fields.get(k)
+                if let Some(v) = fields.get(k)
                     && !crate::config::RESERVED.contains(&k.as_str())
                 {
                     claims.insert(k.clone(), v.clone());
@@ -151,6 +195,17 @@ impl Callbacks for ServerCallbacks {
                         }
                     }
                 }
+                // Enrichment is shown, never persisted.
+                if let Some(w) = &self.webhook {
+                    let info = UserInfo {
+                        id: &user.id,
+                        email: user.email.as_deref(),
+                        name: user.name.as_deref(),
+                        attributes: &attrs,
+                    };
+                    let extra = w.on_session(&info).await;
+                    attrs = merged(&attrs, extra);
+                }
                 Ok(session_json(default, &user.id, &self.expose, &attrs))
             }
             // JWT strategy: what the jwt callback kept in the token.
@@ -162,6 +217,23 @@ impl Callbacks for ServerCallbacks {
                     .map(str::to_owned)
                     .or_else(|| p.token.sub.clone())
                     .unwrap_or_default();
+                if let Some(w) = &self.webhook {
+                    let mut attributes = claims.clone();
+                    attributes.remove("id");
+                    let info = UserInfo {
+                        id: &id,
+                        email: p.token.email.as_deref(),
+                        name: p.token.name.as_deref(),
+                        attributes: &attributes,
+                    };
+                    let extra = w.on_session(&info).await;
+                    return Ok(session_json(
+                        default,
+                        &id,
+                        &self.expose,
+                        &merged(claims, extra),
+                    ));
+                }
                 Ok(session_json(default, &id, &self.expose, claims))
             }
         }

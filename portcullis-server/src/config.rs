@@ -30,6 +30,16 @@ struct FileConfig {
     session: Option<SessionSection>,
     theme: Option<ThemeSection>,
     pages: Option<PagesSection>,
+    webhook: Option<WebhookSection>,
+}
+
+/// `[webhook]`: the enrichment webhook.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookSection {
+    url: Option<String>,
+    timeout_ms: Option<u64>,
+    cache_seconds: Option<u64>,
 }
 
 /// `[theme]`: the look of the built-in pages.
@@ -79,6 +89,7 @@ pub(crate) struct Settings {
     pub(crate) secrets: Vec<String>,
     pub(crate) theme: portcullis::Theme,
     pub(crate) pages: portcullis::Pages,
+    pub(crate) webhook: Option<crate::webhook::WebhookSettings>,
 }
 
 /// The default database.
@@ -271,6 +282,12 @@ impl Settings {
 
         let theme = theme_from(file.theme.unwrap_or_default(), &mut problems);
         let pages = pages_from(file.pages.unwrap_or_default(), &mut problems);
+        let webhook = webhook_from(
+            file.webhook.unwrap_or_default(),
+            &env,
+            production,
+            &mut problems,
+        );
 
         if !problems.is_empty() {
             return Err(problems);
@@ -291,6 +308,7 @@ impl Settings {
             secrets,
             theme,
             pages,
+            webhook,
         })
     }
 
@@ -400,6 +418,71 @@ fn pages_from(p: PagesSection, problems: &mut Vec<String>) -> portcullis::Pages 
     pages.sign_out = check("sign_out", p.sign_out);
     pages.error = check("error", p.error);
     pages
+}
+
+fn webhook_from(
+    w: WebhookSection,
+    env: &dyn Fn(&str) -> Option<String>,
+    production: bool,
+    problems: &mut Vec<String>,
+) -> Option<crate::webhook::WebhookSettings> {
+    let mut number = |key: &str, file: Option<u64>, default: u64, min: u64, max: u64| {
+        let v = match env(key) {
+            Some(raw) => match raw.trim().parse::<u64>() {
+                Ok(n) => n,
+                Err(_) => {
+                    problems.push(format!(
+                        "{key}: `{raw}` is not a whole number: use e.g. `{default}`"
+                    ));
+                    return default;
+                }
+            },
+            None => file.unwrap_or(default),
+        };
+        if (min..=max).contains(&v) {
+            v
+        } else {
+            problems.push(format!(
+                "{key}: `{v}` is out of range: use {min}..={max} (default {default})"
+            ));
+            default
+        }
+    };
+    let timeout_ms = number(
+        "PORTCULLIS_WEBHOOK_TIMEOUT_MS",
+        w.timeout_ms,
+        2000,
+        1,
+        60_000,
+    );
+    let cache_seconds = number(
+        "PORTCULLIS_WEBHOOK_CACHE_SECONDS",
+        w.cache_seconds,
+        30,
+        0,
+        86_400,
+    );
+    let url = env("PORTCULLIS_WEBHOOK_URL").or(w.url)?;
+    let target = match crate::webhook::Target::parse(&url) {
+        Ok(t) => t,
+        Err(why) => {
+            problems.push(format!(
+                "PORTCULLIS_WEBHOOK_URL: `{url}` {why}: use an http:// URL, e.g. `http://127.0.0.1:8081/enrich` (put a local TLS proxy in front of an https endpoint)"
+            ));
+            return None;
+        }
+    };
+    if production && !target.is_loopback() {
+        problems.push(format!(
+            "PORTCULLIS_WEBHOOK_URL: `{url}` sends user data unencrypted off this host in production: use a loopback address (a local TLS proxy or sidecar)"
+        ));
+        return None;
+    }
+    Some(crate::webhook::WebhookSettings {
+        target,
+        timeout: std::time::Duration::from_millis(timeout_ms),
+        cache: std::time::Duration::from_secs(cache_seconds),
+    })
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -536,6 +619,50 @@ mod tests {
             assert!(errs.iter().any(|e| e.starts_with(key)), "{key} in {errs:?}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn webhook_settings() {
+        let none = |_: &str| None;
+        assert!(
+            Settings::load(None, false, &none)
+                .unwrap()
+                .webhook
+                .is_none()
+        );
+        let local = |k: &str| match k {
+            "PORTCULLIS_WEBHOOK_URL" => Some("http://127.0.0.1:9/enrich".to_owned()),
+            "AUTH_SECRET" => Some("x".repeat(32)),
+            "AUTH_URL" => Some("https://auth.example".to_owned()),
+            _ => None,
+        };
+        let w = Settings::load(None, true, &local).unwrap().webhook.unwrap();
+        assert_eq!(w.timeout, std::time::Duration::from_millis(2000));
+        assert_eq!(w.cache, std::time::Duration::from_secs(30));
+        for (url, production) in [
+            ("https://hooks.example/x", false),
+            ("http://hooks.example/x", true),
+            ("nope", false),
+        ] {
+            let env = |k: &str| match k {
+                "PORTCULLIS_WEBHOOK_URL" => Some(url.to_owned()),
+                "PORTCULLIS_WEBHOOK_TIMEOUT_MS" => Some("0".to_owned()),
+                "AUTH_SECRET" => Some("x".repeat(32)),
+                "AUTH_URL" => Some("https://auth.example".to_owned()),
+                _ => None,
+            };
+            let errs = Settings::load(None, production, &env).unwrap_err();
+            assert!(
+                errs.iter()
+                    .any(|e| e.starts_with("PORTCULLIS_WEBHOOK_URL:")),
+                "{url}: {errs:?}"
+            );
+            assert!(
+                errs.iter()
+                    .any(|e| e.starts_with("PORTCULLIS_WEBHOOK_TIMEOUT_MS:")),
+                "{errs:?}"
+            );
+        }
     }
 
     #[test]

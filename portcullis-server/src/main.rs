@@ -17,6 +17,7 @@ mod password;
 mod secret;
 mod serve;
 mod stores;
+mod webhook;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -210,6 +211,14 @@ fn build_auth(settings: &Settings, stores: &Stores, create_secret: bool) -> Resu
         expose: settings.expose.clone(),
         updatable: settings.updatable.clone(),
         users: (settings.strategy == SessionStrategy::Database).then(|| users.clone()),
+        webhook: settings.webhook.clone().map(|w| {
+            tracing::info!(
+                timeout_ms = w.timeout.as_millis(),
+                cache_seconds = w.cache.as_secs(),
+                "enrichment webhook enabled"
+            );
+            Arc::new(webhook::Webhook::new(w))
+        }),
     };
     let mut builder = AuthConfig::builder(callbacks)
         .credentials(callbacks::credentials(users, stores.passwords()))

@@ -35,6 +35,9 @@ const SCRUB: &[&str] = &[
     "PORTCULLIS_TRUSTED_PROXIES",
     "PORTCULLIS_LOG_FORMAT",
     "PORTCULLIS_SESSION_MAX_AGE",
+    "PORTCULLIS_WEBHOOK_URL",
+    "PORTCULLIS_WEBHOOK_TIMEOUT_MS",
+    "PORTCULLIS_WEBHOOK_CACHE_SECONDS",
     "RUST_LOG",
 ];
 
@@ -222,10 +225,25 @@ impl Res {
 }
 
 pub fn request(port: u16, method: &str, path: &str, jar: &Jar, body: Option<(&str, &str)>) -> Res {
+    request_with(port, method, path, jar, body, &[])
+}
+
+/// [`request`] with extra request headers.
+pub fn request_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    jar: &Jar,
+    body: Option<(&str, &str)>,
+    extra: &[(&str, &str)],
+) -> Res {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut req =
         format!("{method} {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n");
+    for (k, v) in extra {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
     if !jar.0.is_empty() {
         req.push_str(&format!("Cookie: {}\r\n", jar.header()));
     }

@@ -1,0 +1,137 @@
+//! SECURITY.md CFG-04 (forwarded headers only from trusted proxies) and RDR-15 (no
+//! redirect loop through the error page) against the built binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{Client, Jar, Res, Server, add_user, form, request_with, temp_dir};
+
+const PASSWORD: &str = "correct horse battery";
+const FORWARDED: &[(&str, &str)] = &[
+    ("X-Forwarded-Host", "evil.example"),
+    ("X-Forwarded-Proto", "https"),
+];
+
+/// `GET /api/auth/providers` and a failed credentials sign-in, both carrying
+/// `X-Forwarded-Host/Proto`: every URL in the answers.
+fn urls_with_forwarded_headers(port: u16) -> (String, String) {
+    let providers = request_with(
+        port,
+        "GET",
+        "/api/auth/providers",
+        &Jar::default(),
+        None,
+        FORWARDED,
+    );
+    assert_eq!(providers.status, 200, "{providers:?}");
+    let mut c = Client::new(port);
+    let t = c.csrf();
+    let body = form(&[
+        ("csrfToken", &t),
+        ("username", "nobody@example.com"),
+        ("password", "wrong password!"),
+    ]);
+    let r = request_with(
+        port,
+        "POST",
+        "/api/auth/callback/credentials",
+        &c.jar,
+        Some(("application/x-www-form-urlencoded", &body)),
+        FORWARDED,
+    );
+    assert_eq!(r.status, 302, "{r:?}");
+    (
+        providers.body,
+        r.header("location").unwrap_or_default().to_owned(),
+    )
+}
+
+#[test]
+fn cfg_04_forwarded_host_only_from_trusted_proxies() {
+    let dir = temp_dir("cfg04");
+    let server = Server::start(&dir, &[("AUTH_TRUST_HOST", "true")]);
+    let real = format!("http://localhost:{}/api/auth/", server.port);
+    let (providers, location) = urls_with_forwarded_headers(server.port);
+    assert!(!providers.contains("evil.example"), "{providers}");
+    assert!(providers.contains(&real), "built from Host: {providers}");
+    assert!(!location.contains("evil.example"), "{location}");
+    assert!(location.starts_with(&real), "built from Host: {location}");
+    drop(server);
+
+    let dir = temp_dir("cfg04-trusted");
+    let server = Server::start(
+        &dir,
+        &[
+            ("AUTH_TRUST_HOST", "true"),
+            ("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1"),
+        ],
+    );
+    let (providers, location) = urls_with_forwarded_headers(server.port);
+    assert!(
+        providers.contains("https://evil.example/api/auth/"),
+        "honoured from a trusted proxy: {providers}"
+    );
+    assert!(
+        location.starts_with("https://evil.example/api/auth/"),
+        "{location}"
+    );
+}
+
+/// Follows redirects (same server, cookies kept) until a non-redirect answer; the answer
+/// and the number of redirects.
+fn follow(c: &mut Client, first: Res) -> (Res, usize) {
+    let origin = format!("http://localhost:{}", c.port);
+    let mut r = first;
+    let mut hops = 0;
+    while matches!(r.status, 301 | 302 | 303 | 307 | 308) {
+        hops += 1;
+        assert!(hops <= 5, "redirect loop: {r:?}");
+        let loc = r.header("location").unwrap().to_owned();
+        let path = loc.strip_prefix(&origin).unwrap_or(&loc).to_owned();
+        assert!(path.starts_with('/'), "left the server: {loc}");
+        r = c.get(&path);
+    }
+    (r, hops)
+}
+
+#[test]
+fn rdr_15_error_page_as_callback_url_does_not_loop() {
+    let dir = temp_dir("rdr15");
+    add_user(&dir, &[], "ada@example.com", PASSWORD, &[]);
+    let server = Server::start(&dir, &[]);
+    let port = server.port;
+    let error_page = format!("http://localhost:{port}/api/auth/error");
+    let encoded = format!("http%3A%2F%2Flocalhost%3A{port}%2Fapi%2Fauth%2Ferror");
+
+    // The sign-in page with the error page as its callbackUrl.
+    let mut c = Client::new(port);
+    let first = c.get(&format!("/api/auth/signin?callbackUrl={encoded}"));
+    let (end, _) = follow(&mut c, first);
+    assert_eq!(end.status, 200, "{end:?}");
+    assert!(end.body.contains("<html"), "a page: {}", end.body);
+
+    // A failed and a successful sign-in whose callbackUrl is the error page.
+    for password in ["wrong password!", PASSWORD] {
+        let mut c = Client::new(port);
+        let t = c.csrf();
+        let body = form(&[
+            ("csrfToken", &t),
+            ("username", "ada@example.com"),
+            ("password", password),
+            ("callbackUrl", &error_page),
+        ]);
+        let first = c.post(
+            "/api/auth/callback/credentials",
+            "application/x-www-form-urlencoded",
+            &body,
+        );
+        assert_eq!(first.status, 302, "{first:?}");
+        let (end, hops) = follow(&mut c, first);
+        assert!(hops <= 3, "{hops} redirects");
+        assert!(
+            matches!(end.status, 200 | 400 | 403 | 500),
+            "a page, not a redirect: {end:?}"
+        );
+        assert!(end.body.contains("<html"), "a page: {}", end.body);
+    }
+}
