@@ -135,3 +135,83 @@ fn rdr_15_error_page_as_callback_url_does_not_loop() {
         assert!(end.body.contains("<html"), "a page: {}", end.body);
     }
 }
+
+/// One raw request with a chosen `Host`; the whole response (head and body) as text.
+fn raw_with_host(port: u16, method: &str, path: &str, host: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let body = if method == "POST" {
+        "csrfToken=x&username=a%40b.c&password=wrong-password"
+    } else {
+        ""
+    };
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn cfg_03_no_url_is_built_from_an_untrusted_host_header() {
+    let dir = temp_dir("cfg03");
+    let server = Server::start(&dir, &[]);
+    for (method, path) in [
+        ("GET", "/api/auth/providers"),
+        ("GET", "/api/auth/csrf"),
+        ("GET", "/api/auth/signin"),
+        ("GET", "/api/auth/signout"),
+        ("GET", "/api/auth/error?error=AccessDenied"),
+        ("GET", "/protected"),
+        ("GET", "/"),
+        ("POST", "/api/auth/callback/credentials"),
+        ("POST", "/api/auth/signin"),
+    ] {
+        let text = raw_with_host(server.port, method, path, "evil.example");
+        assert!(text.starts_with("HTTP/1.1 "), "{method} {path}: {text}");
+        assert!(
+            !text.contains("evil.example"),
+            "{method} {path} built a URL from Host: {text}"
+        );
+    }
+}
+
+#[test]
+fn http_11_security_headers_on_every_endpoint() {
+    let dir = temp_dir("http11");
+    let server = Server::start(&dir, &[]);
+    for (path, html) in [
+        ("/", true),
+        ("/api/auth/signin", true),
+        ("/api/auth/signout", true),
+        ("/api/auth/error?error=Configuration", true),
+        ("/api/auth/verify-request", true),
+        ("/api/auth/csrf", false),
+        ("/api/auth/session", false),
+        ("/api/auth/providers", false),
+        ("/api/auth/bogus", false),
+    ] {
+        let r: Res = common::get(server.port, path, &Jar::default());
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}: {r:?}"
+        );
+        assert!(r.header("referrer-policy").is_some(), "{path}");
+        let ct = r.header("content-type").unwrap_or_default();
+        assert!(ct.contains("charset=utf-8"), "{path}: {ct}");
+        if html {
+            assert!(ct.starts_with("text/html"), "{path}: {ct}");
+            let csp = r.header("content-security-policy").unwrap_or_default();
+            assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        }
+    }
+    // The protected page without a session: a redirect, with no-store.
+    let r = common::get(server.port, "/protected", &Jar::default());
+    assert_eq!(r.status, 302);
+}
