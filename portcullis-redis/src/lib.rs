@@ -50,6 +50,7 @@
 //! | `{prefix}session-expiry` | sorted set | every token hash, scored by `expires` | never; entries whose session has expired are pruned by each `create_session` and by `delete_expired_sessions` |
 //! | `{prefix}verification:{sha256(identifier)}:{token hash}` | string | JSON `{"identifier": …, "expires": ms}` | at `expires` + grace (`PXAT`) |
 //! | `{prefix}not-before:{hex(user id)}` | string | ms since the epoch | never |
+//! | `{prefix}rate:{sha256(limiter key)}` | string | hits in the window ([`RedisRateLimiter`]) | at the window's end (`PEXPIRE`) |
 //!
 //! Session writes that touch several keys (create, touch, delete, list, bulk delete) run
 //! as Lua scripts, so the session hash and both indexes always change together. Listing a
@@ -119,6 +120,7 @@
 
 mod error;
 mod keys;
+mod ratelimit;
 mod revocation;
 mod scripts;
 mod session;
@@ -137,6 +139,7 @@ use time::OffsetDateTime;
 
 pub use crate::error::RedisStoreError;
 use crate::keys::{DEFAULT_PREFIX, Keys};
+pub use crate::ratelimit::RedisRateLimiter;
 
 /// Longest wait for a TCP connection (and handshake) to Redis.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);

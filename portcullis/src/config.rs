@@ -12,6 +12,7 @@ use crate::error::ConfigError;
 use crate::events::Events;
 use crate::jwt::{JweCodec, TokenFormat};
 use crate::provider::{Credentials, ProviderEntry, ProviderKind, is_valid_id};
+use crate::ratelimit::{RateLimiter, RateLimits};
 use crate::secret::Secret;
 use crate::store::{NotBeforeCache, Stores};
 use crate::theme::{Messages, Theme};
@@ -80,6 +81,8 @@ pub struct AuthConfig {
     pub(crate) messages: Messages,
     pub(crate) check_fetch_metadata: bool,
     pub(crate) body_limit: usize,
+    pub(crate) rate_limiter: Option<Arc<dyn RateLimiter>>,
+    pub(crate) rate_limits: RateLimits,
     /// Index 0: http names/codec; index 1: https (`__Secure-`/`__Host-`).
     pub(crate) names: [CookieNames; 2],
     pub(crate) codecs: [JweCodec; 2],
@@ -139,6 +142,8 @@ impl AuthConfig {
             messages: Messages::default(),
             check_fetch_metadata: true,
             body_limit: 64 * 1024,
+            rate_limiter: None,
+            rate_limits: RateLimits::default(),
             problems: Vec::new(),
         }
     }
@@ -213,6 +218,8 @@ pub struct AuthConfigBuilder<C: Callbacks> {
     messages: Messages,
     check_fetch_metadata: bool,
     body_limit: usize,
+    rate_limiter: Option<Arc<dyn RateLimiter>>,
+    rate_limits: RateLimits,
     problems: Vec<String>,
 }
 
@@ -392,6 +399,21 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
         self
     }
 
+    /// Rate-limits credentials sign-in with `limiter` (see [`crate::ratelimit`]): without
+    /// one, no limit applies. A limiter error refuses the attempt with 503 (fail closed).
+    pub fn rate_limiter<L: RateLimiter>(mut self, limiter: Arc<L>) -> Self {
+        self.rate_limiter = Some(limiter);
+        self
+    }
+
+    /// The limits a configured [`rate_limiter`](Self::rate_limiter) enforces (default
+    /// [`RateLimits::default`]: 5 attempts per identifier per 15 minutes, 20 per client IP
+    /// per minute).
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = limits;
+        self
+    }
+
     /// Reads the Auth.js environment variables from the process environment; see
     /// [`from_env_with`](Self::from_env_with).
     pub fn from_env(self) -> Self {
@@ -509,6 +531,16 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
                 ));
             }
         }
+        for (name, (limit, window)) in [
+            ("per_identifier", self.rate_limits.per_identifier),
+            ("per_ip", self.rate_limits.per_ip),
+        ] {
+            if limit == 0 || window.is_zero() {
+                problems.push(format!(
+                    "rate_limits: {name} needs at least one attempt in a non-zero window"
+                ));
+            }
+        }
         let strategy = self.strategy.unwrap_or(if self.stores.sessions.is_some() {
             SessionStrategy::Database
         } else {
@@ -586,6 +618,8 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
             messages: self.messages,
             check_fetch_metadata: self.check_fetch_metadata,
             body_limit: self.body_limit,
+            rate_limiter: self.rate_limiter,
+            rate_limits: self.rate_limits,
             names,
             codecs,
         })

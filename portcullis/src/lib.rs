@@ -90,6 +90,7 @@ mod events;
 pub mod jwt;
 mod manage;
 mod provider;
+pub mod ratelimit;
 mod request;
 mod response;
 mod secret;
@@ -116,6 +117,7 @@ pub use crate::manage::{ManageError, SessionInfo};
 pub use crate::provider::{
     AuthorizeError, AuthorizeRequest, CredentialField, Credentials, DEFAULT_MAX_FIELD_LEN,
 };
+pub use crate::ratelimit::{MemoryRateLimiter, RateDecision, RateLimiter, RateLimits};
 pub use crate::request::ClientIp;
 pub use crate::secret::Secret;
 pub use crate::session::{Session, SessionUser};

@@ -4,13 +4,16 @@ use time::Duration;
 
 use crate::SessionStrategy;
 use crate::action::database;
-use crate::adapter::AdapterUser;
+use http::{HeaderValue, StatusCode};
+
+use crate::adapter::{AdapterUser, TokenHash};
 use crate::callbacks::{AnyUser, SignInDecision, Trigger};
 use crate::cookie::{SessionCookie, clear_session_cookies, session_cookies};
 use crate::error::Error;
 use crate::events::{SignInEvent, SignOutEvent, fire};
 use crate::jwt::MAX_TOKEN_LEN;
 use crate::provider::{AuthorizeError, AuthorizeRequest, ProviderKind};
+use crate::ratelimit::retry_after_secs;
 use crate::request::Ctx;
 use crate::response::Reply;
 use crate::user::Account;
@@ -45,6 +48,9 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
     }
     if !ctx.csrf.verify(ctx.body_str("csrfToken")) {
         return Err(Error::MissingCsrf { action: "callback" });
+    }
+    if let Some(reply) = rate_limit(ctx).await {
+        return Ok(reply);
     }
     let request = AuthorizeRequest {
         method: ctx.method.clone(),
@@ -138,6 +144,55 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
         fire("sign_in", events.sign_in(event)).await;
     }
     Ok(reply)
+}
+
+/// Counts this credentials attempt against the identifier's and the client IP's limits
+/// (SECURITY.md CRD-06, CRD-07): `Some(429)` over a limit, `Some(503)` when the limiter
+/// fails (FLT-05: fail closed), `None` to go on. Without a limiter, `None`.
+async fn rate_limit(ctx: &Ctx<'_>) -> Option<Reply> {
+    let limiter = ctx.cfg.rate_limiter.as_ref()?;
+    let limits = ctx.cfg.rate_limits;
+    let identifier = ctx
+        .body_str("username")
+        .or_else(|| ctx.body_str("email"))
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase();
+    let mut hits = vec![(
+        format!("cred:id:{}", TokenHash::of(&identifier).as_str()),
+        limits.per_identifier,
+    )];
+    if let Some(ip) = ctx.client_ip {
+        hits.push((format!("cred:ip:{ip}"), limits.per_ip));
+    }
+    let mut denied: Option<std::time::Duration> = None;
+    for (key, (limit, window)) in hits {
+        match limiter.hit(&key, limit, window).await {
+            Ok(d) if d.allowed => {}
+            Ok(d) => denied = Some(denied.map_or(d.retry_after, |r| r.max(d.retry_after))),
+            Err(e) => {
+                tracing::error!(target: "portcullis", error = %e, "[auth][error] RateLimiterUnavailable");
+                return Some(limit_reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    br#"{"error":"RateLimiterUnavailable"}"#,
+                    std::time::Duration::from_secs(5),
+                ));
+            }
+        }
+    }
+    let retry_after = denied?;
+    tracing::warn!(target: "portcullis", "[auth][warn] credentials sign-in rate-limited");
+    Some(limit_reply(
+        StatusCode::TOO_MANY_REQUESTS,
+        br#"{"error":"TooManyRequests"}"#,
+        retry_after,
+    ))
+}
+
+fn limit_reply(status: StatusCode, body: &[u8], retry_after: std::time::Duration) -> Reply {
+    let mut reply = Reply::json(status, body.to_vec()).no_cache().bare();
+    reply.retry_after = Some(HeaderValue::from(retry_after_secs(retry_after)));
+    reply
 }
 
 /// The stored user for a credentials sign-in with database sessions: the existing row, or a

@@ -1,0 +1,302 @@
+//! [`RedisRateLimiter`]: counts and window expiry on the shared Redis, and SECURITY.md
+//! FLT-05 on a private `redis-server` that is stopped: the limiter fails closed (503
+//! through `Auth::handle`, never a session, never unlimited) and works again after a
+//! restart.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{TestRedis, services_required};
+use portcullis::{
+    Auth, AuthConfig, ClientIp, Credentials, DefaultCallbacks, RateLimiter, RateLimits, User,
+};
+use portcullis_redis::{RedisAdapter, RedisRateLimiter};
+
+#[tokio::test]
+async fn counts_per_key_and_windows_expire() {
+    let Some(t) = TestRedis::new("counts_per_key_and_windows_expire").await else {
+        return;
+    };
+    let limiter = RedisRateLimiter::new(&t.adapter);
+    let window = Duration::from_millis(700);
+    for i in 1..=3 {
+        let d = limiter.hit("cred:id:abc", 3, window).await.unwrap();
+        assert!(d.allowed, "hit {i}");
+        assert!(d.retry_after > Duration::ZERO && d.retry_after <= window);
+    }
+    let d = limiter.hit("cred:id:abc", 3, window).await.unwrap();
+    assert!(!d.allowed, "the 4th hit is over the limit");
+    assert!(d.retry_after > Duration::ZERO && d.retry_after <= window);
+    assert!(
+        limiter
+            .hit("cred:ip:203.0.113.7", 3, window)
+            .await
+            .unwrap()
+            .allowed
+    );
+
+    // Key layout: prefix + "rate:" + 64 lowercase hex, nothing of the caller's key verbatim.
+    let keys = t.keys().await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    for k in &keys {
+        let tail = k.strip_prefix(&format!("{}rate:", t.prefix)).expect(k);
+        assert_eq!(tail.len(), 64, "{k}");
+        assert!(
+            tail.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
+    }
+    let key = limiter.key_for("cred:id:abc");
+    assert!(keys.contains(&key));
+    let count: i64 = t.raw(redis::cmd("GET").arg(&key)).await;
+    assert_eq!(count, 4);
+    let pttl: i64 = t.raw(redis::cmd("PTTL").arg(&key)).await;
+    assert!(pttl > 0 && pttl <= 700, "{pttl}");
+
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let d = limiter.hit("cred:id:abc", 3, window).await.unwrap();
+    assert!(d.allowed, "a new window");
+    let count: i64 = t.raw(redis::cmd("GET").arg(&key)).await;
+    assert_eq!(count, 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// FLT-05 on a private redis-server
+
+struct PrivateRedis {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(["--loglevel", "warning", "--protected-mode", "yes"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let me = Self {
+            child: Some(child),
+            port,
+        };
+        let client = redis::Client::open(me.url()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(mut c) = client.get_connection_with_timeout(Duration::from_millis(200))
+                && redis::cmd("PING").query::<String>(&mut c).is_ok()
+            {
+                return me;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "private redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (by its own pid) and reaps it.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn redis_server_available() -> bool {
+    let found = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            !services_required(),
+            "redis-server is required (PORTCULLIS_REQUIRE_SERVICES=1)"
+        );
+        eprintln!("notice: skipping the FLT-05 test: no redis-server binary");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A blank request of the type `Auth::handle` takes (this crate has no `http`
+/// dependency to name it with).
+fn blank<R: Default, F>(_handle: impl FnOnce(R) -> F) -> R {
+    R::default()
+}
+
+/// The outcome of one credentials sign-in: status, `Retry-After`, `Set-Cookie` names, body.
+struct Outcome {
+    status: u16,
+    retry_after: Option<String>,
+    cookies: Vec<String>,
+    body: String,
+}
+
+/// GET /csrf, then POST /callback/credentials with the CSRF cookie and token.
+async fn sign_in(auth: &Auth, user: &str, password: &str) -> Outcome {
+    let mut req = blank(|r| auth.handle(r));
+    *req.uri_mut() = "https://app.example/api/auth/csrf".parse().unwrap();
+    let res = auth.handle(req).await;
+    assert_eq!(res.status().as_u16(), 200);
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let json: serde_json::Value = serde_json::from_slice(res.body()).unwrap();
+    let token = json["csrfToken"].as_str().unwrap().to_owned();
+
+    let mut req = blank(|r| auth.handle(r));
+    *req.method_mut() = "POST".parse().unwrap();
+    *req.uri_mut() = "https://app.example/api/auth/callback/credentials"
+        .parse()
+        .unwrap();
+    let h = req.headers_mut();
+    h.insert(
+        "content-type",
+        "application/x-www-form-urlencoded".parse().unwrap(),
+    );
+    h.insert("cookie", cookie.parse().unwrap());
+    let form = format!(
+        "csrfToken={}&username={user}&password={password}",
+        token.replace('|', "%7C")
+    );
+    *req.body_mut() = form.into_bytes().into();
+    req.extensions_mut()
+        .insert(ClientIp("203.0.113.5".parse().unwrap()));
+    let res = auth.handle(req).await;
+    Outcome {
+        status: res.status().as_u16(),
+        retry_after: res
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        cookies: res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split('=').next().unwrap().to_owned())
+            .collect(),
+        body: String::from_utf8_lossy(res.body()).into_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flt05_an_unreachable_limiter_fails_closed_and_recovers() {
+    if !redis_server_available() {
+        return;
+    }
+    let port = free_port();
+    let mut server = PrivateRedis::start(port);
+    let redis = RedisAdapter::connect(&server.url())
+        .await
+        .unwrap()
+        .with_timeout(Duration::from_millis(1500));
+    let limiter = Arc::new(RedisRateLimiter::new(&redis));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let config = AuthConfig::builder(DefaultCallbacks)
+        .secret("portcullis-redis-ratelimit-secret-0123456789")
+        .url("https://app.example")
+        .credentials(Credentials::new(move |form, _req| {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let ok = form.get("password").and_then(|v| v.as_str()) == Some("wonderland");
+                Ok(ok.then(|| User::new("1").with_name("Alice")))
+            }
+        }))
+        .rate_limiter(limiter.clone())
+        .rate_limits(RateLimits {
+            per_identifier: (3, Duration::from_secs(60)),
+            per_ip: (20, Duration::from_secs(60)),
+        })
+        .build()
+        .unwrap();
+    let auth = Auth::new(config);
+    let is_session = |c: &String| c.contains("session-token");
+
+    let ok = sign_in(&auth, "alice", "wonderland").await;
+    assert_eq!(ok.status, 302, "{}", ok.body);
+    assert!(ok.cookies.iter().any(is_session));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // --- Redis goes away. ---
+    server.stop();
+    let started = Instant::now();
+    let e = limiter
+        .hit("cred:id:x", 3, Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert!(e.is_unavailable(), "{e:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(2_000),
+        "{:?}",
+        started.elapsed()
+    );
+    for _ in 0..5 {
+        let started = Instant::now();
+        let res = sign_in(&auth, "alice", "wonderland").await;
+        assert_eq!(res.status, 503, "{}", res.body);
+        assert_eq!(res.body, r#"{"error":"RateLimiterUnavailable"}"#);
+        assert!(res.retry_after.is_some());
+        assert!(!res.cookies.iter().any(is_session), "never a session");
+        assert!(started.elapsed() < Duration::from_millis(2_000));
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "authorize never called during the outage"
+    );
+
+    // --- Redis is back (empty): the same limiter and Auth work again. ---
+    let _server = PrivateRedis::start(port);
+    let started = Instant::now();
+    while limiter
+        .hit("probe", 100, Duration::from_secs(1))
+        .await
+        .is_err()
+    {
+        assert!(started.elapsed() < Duration::from_secs(15), "no recovery");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ok = sign_in(&auth, "alice", "wonderland").await;
+    assert_eq!(ok.status, 302, "{}", ok.body);
+    assert!(ok.cookies.iter().any(is_session));
+    // And the limit holds again.
+    for _ in 0..2 {
+        assert_eq!(sign_in(&auth, "alice", "nope").await.status, 302);
+    }
+    let over = sign_in(&auth, "alice", "wonderland").await;
+    assert_eq!(over.status, 429, "{}", over.body);
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}
