@@ -948,3 +948,26 @@ async fn race_03_a_late_write_never_moves_the_expiry_back() {
         computed[1]
     );
 }
+
+#[tokio::test]
+async fn race_04_two_concurrent_first_sign_ins_make_one_user_and_both_sign_in() {
+    let db = Db::database();
+    // Each store call yields, so the two requests interleave: both see "no user yet".
+    db.store.interleave(true);
+    let (mut jar_a, mut jar_b) = (Jar::default(), Jar::default());
+    let (a, b) = tokio::join!(
+        db.sign_in_as(&mut jar_a, "alice", None),
+        db.sign_in_as(&mut jar_b, "alice", None)
+    );
+    for res in [&a, &b] {
+        assert_eq!(res.status, StatusCode::FOUND, "{res:?}");
+        assert_eq!(res.location(), Some("https://app.example/"), "{res:?}");
+    }
+    assert!(
+        db.store.calls("create_user") >= 2,
+        "the interleaving must have made both requests try to create the user"
+    );
+    // One user row, two sessions of it.
+    assert!(db.mem.user("1").await.unwrap().is_some());
+    assert_eq!(db.rows("1").await.len(), 2);
+}

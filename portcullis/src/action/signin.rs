@@ -208,11 +208,24 @@ async fn ensure_user(ctx: &Ctx<'_>, user: &AnyUser) -> Result<(AdapterUser, bool
     if let Some(existing) = users.user(&user.id).await.map_err(adapter("user"))? {
         return Ok((existing, false));
     }
-    let created = users
-        .create_user(&user.to_adapter_user())
-        .await
-        .map_err(adapter("create_user"))?;
-    Ok((created, true))
+    match users.create_user(&user.to_adapter_user()).await {
+        Ok(created) => Ok((created, true)),
+        // A concurrent first sign-in of the same user (a double click) created it a moment
+        // ago: use that row, so both requests end signed in as the one user
+        // (SECURITY.md RACE-04).
+        Err(crate::adapter::AdapterError::Conflict(_)) => {
+            match users.user(&user.id).await.map_err(adapter("user"))? {
+                Some(existing) => Ok((existing, false)),
+                None => Err(Error::Adapter {
+                    call: "create_user",
+                    source: crate::adapter::AdapterError::Conflict(
+                        "the email belongs to another user".into(),
+                    ),
+                }),
+            }
+        }
+        Err(e) => Err(adapter("create_user")(e)),
+    }
 }
 
 /// `POST /signout`: ends the session (deleting the database row) and clears every session
