@@ -215,3 +215,38 @@ fn http_11_security_headers_on_every_endpoint() {
     let r = common::get(server.port, "/protected", &Jar::default());
     assert_eq!(r.status, 302);
 }
+
+#[test]
+fn cfg_05_an_https_url_always_means_secure_prefixed_cookies() {
+    // The server has no switch to turn `Secure` off: an https AUTH_URL gives `Secure`
+    // cookies with `__Secure-`/`__Host-` names, also in production mode.
+    let dir = temp_dir("cfg05");
+    let env = [
+        ("AUTH_URL", "https://auth.example.com"),
+        ("AUTH_SECRET", "cfg05-secret-0123456789abcdef0123456789"),
+        ("PORTCULLIS_ENV", "production"),
+    ];
+    add_user(&dir, &env, "secure@example.com", PASSWORD, &[]);
+    let server = Server::start(&dir, &env);
+    let csrf = common::get(server.port, "/api/auth/csrf", &Jar::default());
+    let set: Vec<&str> = csrf.all("set-cookie");
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("__Host-authjs.csrf-token=") && c.contains("; Secure")),
+        "{set:?}"
+    );
+    let mut c = Client::new(server.port);
+    let res = c.sign_in("username", "secure@example.com", PASSWORD);
+    assert_eq!(res.status, 302, "{res:?}");
+    let session: Vec<&str> = res
+        .all("set-cookie")
+        .into_iter()
+        .filter(|h| h.contains("session-token="))
+        .collect();
+    assert!(!session.is_empty(), "{res:?}");
+    for h in session {
+        assert!(h.starts_with("__Secure-authjs.session-token"), "{h}");
+        assert!(h.contains("; Secure") && h.contains("; HttpOnly"), "{h}");
+        assert!(!h.to_ascii_lowercase().contains("domain="), "{h}");
+    }
+}
