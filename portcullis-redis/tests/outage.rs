@@ -6,11 +6,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{now_ms, services_required};
+use common::{PrivateRedis, free_port, now_ms, redis_server_available};
 use portcullis::adapter::{
     AdapterSession, RevocationAdapter, SessionAdapter, TokenHash, VerificationToken,
     VerificationTokenAdapter,
@@ -19,121 +18,6 @@ use portcullis_redis::RedisAdapter;
 
 /// Longest an outage call may take: the adapter's 3 s deadline plus scheduling slack.
 const OUTAGE_BOUND: Duration = Duration::from_millis(3_500);
-
-/// A `redis-server` child on a loopback port; killed (by its own pid) on drop.
-struct PrivateRedis {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl PrivateRedis {
-    fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args([
-                "--daemonize",
-                "no",
-                "--loglevel",
-                "warning",
-                "--protected-mode",
-                "yes",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        let me = Self {
-            child: Some(child),
-            port,
-        };
-        me.wait_ready();
-        me
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn wait_ready(&self) {
-        let client = redis::Client::open(self.url()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(mut c) = client.get_connection_with_timeout(Duration::from_millis(200))
-                && redis::cmd("PING").query::<String>(&mut c).is_ok()
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "private redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// `SHUTDOWN NOSAVE`, as an operator's restart would, then reaps the process.
-    fn shutdown(&mut self) {
-        let client = redis::Client::open(self.url()).unwrap();
-        if let Ok(mut c) = client.get_connection_with_timeout(Duration::from_secs(1)) {
-            // The server closes the connection instead of answering.
-            let _: Result<(), _> = redis::cmd("SHUTDOWN").arg("NOSAVE").query(&mut c);
-        }
-        if let Some(mut child) = self.child.take() {
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// SIGKILL: a crash.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn redis_server_available() -> bool {
-    let found = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            !services_required(),
-            "redis-server is required (PORTCULLIS_REQUIRE_SERVICES=1)"
-        );
-        eprintln!("notice: skipping the outage test: no redis-server binary");
-    }
-    found
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 fn session(token: &str) -> AdapterSession {
     let now = now_ms();
@@ -166,7 +50,7 @@ async fn time_to_recover(db: &RedisAdapter, key: &TokenHash) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_is_unavailable_fast_and_the_same_adapter_recovers() {
-    if !redis_server_available() {
+    if !redis_server_available("the outage test") {
         return;
     }
     let port = free_port();
@@ -255,7 +139,7 @@ async fn outage_is_unavailable_fast_and_the_same_adapter_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_adapter_built_before_redis_starts_works_once_it_is_up() {
-    if !redis_server_available() {
+    if !redis_server_available("the outage test") {
         return;
     }
     let port = free_port();
@@ -278,7 +162,7 @@ async fn an_adapter_built_before_redis_starts_works_once_it_is_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_call_after_a_restart_while_idle_succeeds() {
-    if !redis_server_available() {
+    if !redis_server_available("the outage test") {
         return;
     }
     let port = free_port();

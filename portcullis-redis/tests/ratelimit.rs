@@ -6,12 +6,11 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{TestRedis, services_required};
+use common::{PrivateRedis, TestRedis, free_port, redis_server_available};
 use portcullis::{
     Auth, AuthConfig, ClientIp, Credentials, DefaultCallbacks, RateLimiter, RateLimits, User,
 };
@@ -68,89 +67,6 @@ async fn counts_per_key_and_windows_expire() {
 // ---------------------------------------------------------------------------------------
 // FLT-05 on a private redis-server
 
-struct PrivateRedis {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl PrivateRedis {
-    fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .args(["--loglevel", "warning", "--protected-mode", "yes"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        let me = Self {
-            child: Some(child),
-            port,
-        };
-        let client = redis::Client::open(me.url()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(mut c) = client.get_connection_with_timeout(Duration::from_millis(200))
-                && redis::cmd("PING").query::<String>(&mut c).is_ok()
-            {
-                return me;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "private redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Kills the server (by its own pid) and reaps it.
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn redis_server_available() -> bool {
-    let found = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            !services_required(),
-            "redis-server is required (PORTCULLIS_REQUIRE_SERVICES=1)"
-        );
-        eprintln!("notice: skipping the FLT-05 test: no redis-server binary");
-    }
-    found
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// A blank request of the type `Auth::handle` takes (this crate has no `http`
-/// dependency to name it with).
-fn blank<R: Default, F>(_handle: impl FnOnce(R) -> F) -> R {
-    R::default()
-}
-
 /// The outcome of one credentials sign-in: status, `Retry-After`, `Set-Cookie` names, body.
 struct Outcome {
     status: u16,
@@ -161,8 +77,9 @@ struct Outcome {
 
 /// GET /csrf, then POST /callback/credentials with the CSRF cookie and token.
 async fn sign_in(auth: &Auth, user: &str, password: &str) -> Outcome {
-    let mut req = blank(|r| auth.handle(r));
-    *req.uri_mut() = "https://app.example/api/auth/csrf".parse().unwrap();
+    let req = http::Request::get("https://app.example/api/auth/csrf")
+        .body(bytes::Bytes::new())
+        .unwrap();
     let res = auth.handle(req).await;
     assert_eq!(res.status().as_u16(), 200);
     let cookie = res
@@ -175,24 +92,17 @@ async fn sign_in(auth: &Auth, user: &str, password: &str) -> Outcome {
     let json: serde_json::Value = serde_json::from_slice(res.body()).unwrap();
     let token = json["csrfToken"].as_str().unwrap().to_owned();
 
-    let mut req = blank(|r| auth.handle(r));
-    *req.method_mut() = "POST".parse().unwrap();
-    *req.uri_mut() = "https://app.example/api/auth/callback/credentials"
-        .parse()
-        .unwrap();
-    let h = req.headers_mut();
-    h.insert(
-        "content-type",
-        "application/x-www-form-urlencoded".parse().unwrap(),
-    );
-    h.insert("cookie", cookie.parse().unwrap());
+    let builder = http::Request::post("https://app.example/api/auth/callback/credentials")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", &cookie);
     let form = format!(
         "csrfToken={}&username={user}&password={password}",
         token.replace('|', "%7C")
     );
-    *req.body_mut() = form.into_bytes().into();
-    req.extensions_mut()
-        .insert(ClientIp("203.0.113.5".parse().unwrap()));
+    let req = builder
+        .extension(ClientIp("203.0.113.5".parse().unwrap()))
+        .body(bytes::Bytes::from(form))
+        .unwrap();
     let res = auth.handle(req).await;
     Outcome {
         status: res.status().as_u16(),
@@ -212,7 +122,7 @@ async fn sign_in(auth: &Auth, user: &str, password: &str) -> Outcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flt05_an_unreachable_limiter_fails_closed_and_recovers() {
-    if !redis_server_available() {
+    if !redis_server_available("the FLT-05 test") {
         return;
     }
     let port = free_port();
@@ -251,7 +161,7 @@ async fn flt05_an_unreachable_limiter_fails_closed_and_recovers() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 
     // --- Redis goes away. ---
-    server.stop();
+    server.kill();
     let started = Instant::now();
     let e = limiter
         .hit("cred:id:x", 3, Duration::from_secs(60))

@@ -93,7 +93,7 @@ pub(crate) async fn resolve_session(
     headers: &HeaderMap,
 ) -> Result<Option<Resolved>, SessionError> {
     let origin = resolve_origin(cfg, headers).map_err(|_| SessionError::Configuration)?;
-    let secure = cfg.secure_override.unwrap_or(origin.scheme() == "https");
+    let secure = cfg.is_secure(&origin);
     let cookies = RequestCookies::parse(
         headers
             .get_all(header::COOKIE)
@@ -238,7 +238,7 @@ impl Auth {
             serde_json::Map::new()
         };
         let query = parse_query(parts.uri.query());
-        let secure = cfg.secure_override.unwrap_or(origin.scheme() == "https");
+        let secure = cfg.is_secure(&origin);
         let names = cfg.names(secure);
         let cookies = RequestCookies::parse(
             parts
@@ -346,10 +346,7 @@ impl Auth {
     fn secure_for(&self, headers: &HeaderMap) -> Result<bool, SessionError> {
         let origin =
             resolve_origin(&self.config, headers).map_err(|_| SessionError::Configuration)?;
-        Ok(self
-            .config
-            .secure_override
-            .unwrap_or(origin.scheme() == "https"))
+        Ok(self.config.is_secure(&origin))
     }
 
     fn decode_cookie(&self, headers: &HeaderMap, secure: bool) -> Option<Vec<u8>> {

@@ -187,6 +187,11 @@ impl AuthConfig {
     }
 
     /// Whether cookies are `Secure` when no request is at hand (from `AUTH_URL`).
+    /// Whether cookies for requests on `origin` are `Secure` (and `__Secure-`/`__Host-`).
+    pub(crate) fn is_secure(&self, origin: &Url) -> bool {
+        self.secure_override.unwrap_or(origin.scheme() == "https")
+    }
+
     pub(crate) fn default_secure(&self) -> bool {
         self.secure_override
             .unwrap_or_else(|| self.url.as_ref().is_some_and(|u| u.scheme() == "https"))

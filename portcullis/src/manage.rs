@@ -96,16 +96,12 @@ impl Auth {
         user_id: &str,
         keep: &str,
     ) -> Result<u64, ManageError> {
-        let sessions = self
-            .config()
-            .stores
-            .sessions
-            .as_ref()
-            .ok_or(ManageError::Unsupported("no session adapter"))?;
-        let keep = TokenHash::from_stored(keep);
-        Ok(sessions
-            .delete_user_sessions(user_id, keep.as_ref())
-            .await?)
+        revoke_others(
+            self.config(),
+            user_id,
+            TokenHash::from_stored(keep).as_ref(),
+        )
+        .await
     }
 
     /// Revokes every session of the user: database rows, and — with a revocation adapter —
@@ -161,6 +157,20 @@ pub(crate) async fn list(
         .filter(|row| alive(row))
         .map(|row| SessionInfo::from_row(row, current))
         .collect())
+}
+
+/// Deletes every database session of the user except `keep`.
+pub(crate) async fn revoke_others(
+    cfg: &AuthConfig,
+    user_id: &str,
+    keep: Option<&TokenHash>,
+) -> Result<u64, ManageError> {
+    let sessions = cfg
+        .stores
+        .sessions
+        .as_ref()
+        .ok_or(ManageError::Unsupported("no session adapter"))?;
+    Ok(sessions.delete_user_sessions(user_id, keep).await?)
 }
 
 pub(crate) async fn revoke_one(

@@ -90,24 +90,9 @@ pub(crate) async fn run(ctx: &Ctx<'_>, op: Option<&str>) -> Reply {
         },
         "revoke-others" => match ctx.cfg.strategy {
             SessionStrategy::Database => {
-                let keep = me
-                    .key
-                    .as_ref()
-                    .map(|k| k.as_str().to_owned())
-                    .unwrap_or_default();
-                let sessions = ctx.cfg.stores.sessions.as_ref();
-                match sessions {
-                    Some(s) => match s
-                        .delete_user_sessions(
-                            &me.user_id,
-                            crate::adapter::TokenHash::from_stored(&keep).as_ref(),
-                        )
-                        .await
-                    {
-                        Ok(n) => json(StatusCode::OK, &json!({ "revoked": n })),
-                        Err(e) => failure(&ManageError::Adapter(e)),
-                    },
-                    None => failure(&ManageError::Unsupported("no session adapter")),
+                match manage::revoke_others(ctx.cfg, &me.user_id, me.key.as_ref()).await {
+                    Ok(n) => json(StatusCode::OK, &json!({ "revoked": n })),
+                    Err(e) => failure(&e),
                 }
             }
             SessionStrategy::Jwt => revoke_other_jwts(ctx, &me.user_id).await,
