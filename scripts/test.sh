@@ -5,7 +5,9 @@
 #      PostgreSQL and Redis, interop with @auth/core, doc tests);
 #   3. the official next-auth/react clients (v5 and v4) against the example app, with JWT
 #      sessions and with database sessions on SQLite, PostgreSQL and Redis;
-#   4. the real-browser test (e2e/run.mjs): a React page on next-auth/react and the built-in
+#   4. OAuth/OIDC sign-in, refresh rotation and RP-initiated logout of the standalone server
+#      through a real OpenID Provider (interop/oidc/run.sh, panva's oidc-provider from npm);
+#   5. the real-browser test (e2e/run.mjs): a React page on next-auth/react and the built-in
 #      pages, in Debian's Chromium through playwright-core, with JWT and SQLite sessions, against
 #      the example app and against the standalone server (`portcullis`, database and JWT sessions).
 #
@@ -73,7 +75,7 @@ run_client() {
     sleep 0.1
   done
   # shellcheck disable=SC2086
-  if node interop/client-$compat.mjs --base "http://127.0.0.1:$port/api/auth" --example $flags --secret "$secret" >"$log.client" 2>&1; then
+  if node interop/client-$compat.mjs --base "http://127.0.0.1:$port/api/auth" --example $flags --secret="$secret" >"$log.client" 2>&1; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1)); status=1
@@ -103,6 +105,18 @@ elif [ "$require" = 1 ]; then
 else
   echo "-- skipped database-redis: $redis_url unreachable"
 fi
+
+echo "== OAuth/OIDC through a real OpenID Provider (interop/oidc: panva's oidc-provider)"
+oidc_log="$work/oidc.log"
+t0=$SECONDS
+if bash interop/oidc/run.sh "$target/debug/portcullis" >"$oidc_log" 2>&1; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1)); status=1
+  cat "$oidc_log"
+fi
+grep -E '^-- ' "$oidc_log" || true
+echo "-- oidc ($((SECONDS - t0))s)"
 
 echo "== real browser (e2e/): next-auth/react and the built-in pages in Chromium"
 chromium=${CHROMIUM_PATH:-/usr/bin/chromium}

@@ -57,6 +57,8 @@
 //! | `link_account` stores every field; a linked pair is `Conflict`, even concurrently | (provider, provider_account_id) is a primary key, not a check-then-insert | [`link_account_stores_every_field`](cases::link_account_stores_every_field), [`link_account_twice_is_conflict`](cases::link_account_twice_is_conflict), [`link_account_concurrent_is_single`](cases::link_account_concurrent_is_single) |
 //! | `create_user_with_account` is atomic | one transaction: a failed account insert leaves no user, a failed user insert no account | [`create_user_with_account_stores_both`](cases::create_user_with_account_stores_both), [`create_user_with_account_is_atomic`](cases::create_user_with_account_is_atomic) |
 //! | `unlink_account` removes the account; unknown pairs are fine | exact pair, idempotent, the user stays | [`unlink_account_removes_it`](cases::unlink_account_removes_it) |
+//! | `update_account` replaces the token fields with the given values (`None` clears); `user_id` and `kind` unchanged; unknown pair is `NotFound` | one `UPDATE … WHERE provider = ? AND provider_account_id = ?` of the seven token columns, never `user_id` or `type`; no upsert; "not found" means no row matched, not "no value changed"; other rows untouched | [`update_account_replaces_token_fields`](cases::update_account_replaces_token_fields), [`update_account_none_clears_field`](cases::update_account_none_clears_field), [`update_unknown_account_is_not_found`](cases::update_unknown_account_is_not_found), [`update_account_leaves_other_accounts`](cases::update_account_leaves_other_accounts) |
+//! | `accounts` returns the user's accounts with the token fields exactly as stored | only this user's rows; `None` and `""` stay distinct; long tokens whole; `expires_at` a full `i64` | [`accounts_return_stored_token_fields`](cases::accounts_return_stored_token_fields) |
 //! | `create_session` stores the row; the key is unique | every field exactly; a duplicate key is an error and changes nothing | [`create_session_stores_every_field`](cases::create_session_stores_every_field) |
 //! | `session` returns the row whether or not it expired (a store with native expiry may drop it) | no expiry filtering in the read (the caller checks and deletes); a TTL store may have dropped it, raw and read agreeing | [`session_returns_row_even_expired`](cases::session_returns_row_even_expired) |
 //! | `session_and_user` may return the user too | if it does, it is the session's user | [`session_and_user_returns_both`](cases::session_and_user_returns_both) |
@@ -127,6 +129,11 @@ macro_rules! user_adapter_tests {
             unlink_account_removes_it,
             create_user_with_account_stores_both,
             create_user_with_account_is_atomic,
+            update_account_replaces_token_fields,
+            update_account_none_clears_field,
+            update_unknown_account_is_not_found,
+            update_account_leaves_other_accounts,
+            accounts_return_stored_token_fields,
         );
     };
 }

@@ -31,6 +31,31 @@ struct FileConfig {
     theme: Option<ThemeSection>,
     pages: Option<PagesSection>,
     webhook: Option<WebhookSection>,
+    oauth: Option<OAuthSection>,
+}
+
+/// `[oauth]`: OAuth / OpenID Connect sign-in.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OAuthSection {
+    /// Seconds before expiry a session read refreshes a provider access token.
+    refresh_window: Option<u64>,
+    /// Sign-out also ends the session at the provider (RP-initiated logout).
+    rp_logout: Option<bool>,
+    /// `[[oauth.providers]]`: presets by id, or generic OIDC providers with an issuer.
+    #[serde(default)]
+    providers: Vec<OAuthProviderSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OAuthProviderSection {
+    id: String,
+    name: Option<String>,
+    issuer: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scope: Option<String>,
 }
 
 /// `[webhook]`: the enrichment webhook.
@@ -90,6 +115,8 @@ pub(crate) struct Settings {
     pub(crate) theme: portcullis::Theme,
     pub(crate) pages: portcullis::Pages,
     pub(crate) webhook: Option<crate::webhook::WebhookSettings>,
+    /// OAuth / OIDC providers, from `[[oauth.providers]]` and `AUTH_<ID>_*`.
+    pub(crate) oauth: Vec<portcullis::OAuth>,
 }
 
 /// The default database.
@@ -289,6 +316,8 @@ impl Settings {
             &mut problems,
         );
 
+        let oauth = oauth_from(file.oauth.unwrap_or_default(), &env, &mut problems);
+
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -309,6 +338,7 @@ impl Settings {
             theme,
             pages,
             webhook,
+            oauth,
         })
     }
 
@@ -320,6 +350,121 @@ impl Settings {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("data"))
     }
+}
+
+/// The OAuth providers: `[[oauth.providers]]` entries, then the environment — a generic
+/// OIDC provider `oidc` when `AUTH_OIDC_ISSUER`, `AUTH_OIDC_ID` and `AUTH_OIDC_SECRET` are
+/// set, and each preset whose `AUTH_<ID>_ID` and `AUTH_<ID>_SECRET` are set (plus
+/// `AUTH_<ID>_ISSUER` for the tenant presets: Keycloak, Auth0, Okta, Entra ID).
+fn oauth_from(
+    section: OAuthSection,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> Vec<portcullis::OAuth> {
+    use portcullis::{OAuth, providers};
+    let window = match env("PORTCULLIS_OAUTH_REFRESH_WINDOW") {
+        Some(v) => v.parse::<u64>().ok().or_else(|| {
+            problems.push(format!(
+                "PORTCULLIS_OAUTH_REFRESH_WINDOW: `{v}` is not a number of seconds: use e.g. `60`"
+            ));
+            None
+        }),
+        None => section.refresh_window,
+    };
+    let rp_logout = match env("PORTCULLIS_OAUTH_RP_LOGOUT").as_deref() {
+        Some("true" | "1") => Some(true),
+        Some("false" | "0") => Some(false),
+        Some(other) => {
+            problems.push(format!(
+                "PORTCULLIS_OAUTH_RP_LOGOUT: `{other}` is not a boolean: set it to `true` or `false`"
+            ));
+            None
+        }
+        None => section.rp_logout,
+    };
+    let stem = |id: &str| id.to_ascii_uppercase().replace('-', "_");
+    let mut out: Vec<OAuth> = Vec::new();
+    for p in section.providers {
+        let issuer = p
+            .issuer
+            .clone()
+            .or_else(|| env(&format!("AUTH_{}_ISSUER", stem(&p.id))));
+        let provider = match (providers::by_id(&p.id), &issuer) {
+            (Some(preset), _) => Some(preset),
+            (None, Some(issuer)) => providers::by_id_with_issuer(&p.id, issuer).or_else(|| {
+                Some(OAuth::oidc(
+                    p.id.clone(),
+                    p.name.clone().unwrap_or_else(|| p.id.clone()),
+                    issuer.clone(),
+                ))
+            }),
+            (None, None) => {
+                problems.push(format!(
+                    "[[oauth.providers]] `{}`: not a preset ({}) and no issuer: add `issuer = \"https://…\"` for an OpenID Connect provider",
+                    p.id,
+                    providers::IDS.join(", ")
+                ));
+                None
+            }
+        };
+        let Some(mut provider) = provider else {
+            continue;
+        };
+        if let Some(name) = p.name {
+            provider = provider.name(name);
+        }
+        if let Some(scope) = p.scope {
+            provider = provider.scope(scope);
+        }
+        if let (Some(id), Some(secret)) = (p.client_id, p.client_secret) {
+            provider = provider.client(id, secret);
+        }
+        out.push(provider);
+    }
+    // The environment: the generic `oidc` provider, then the presets.
+    let has = |id: &str, out: &[OAuth]| out.iter().any(|p| p.provider_id() == id);
+    let oidc_set = ["AUTH_OIDC_ID", "AUTH_OIDC_SECRET", "AUTH_OIDC_ISSUER"]
+        .iter()
+        .filter(|k| env(k).is_some())
+        .count();
+    if oidc_set > 0 && !has("oidc", &out) {
+        match env("AUTH_OIDC_ISSUER") {
+            Some(issuer) => out.push(OAuth::oidc("oidc", "OpenID Connect", issuer)),
+            None => problems.push(
+                "AUTH_OIDC_ISSUER: missing: an OIDC provider needs its issuer (the exact `iss` of its ID tokens, e.g. `https://idp.example.com`)"
+                    .to_owned(),
+            ),
+        }
+    }
+    for id in providers::IDS {
+        if has(id, &out) || env(&format!("AUTH_{}_ID", stem(id))).is_none() {
+            continue;
+        }
+        let preset = providers::by_id(id).or_else(|| {
+            let issuer = env(&format!("AUTH_{}_ISSUER", stem(id)))?;
+            providers::by_id_with_issuer(id, &issuer)
+        });
+        match preset {
+            Some(p) => out.push(p),
+            None => problems.push(format!(
+                "AUTH_{}_ISSUER: missing: the {id} provider needs its issuer URL",
+                stem(id)
+            )),
+        }
+    }
+    out.into_iter()
+        .map(|mut p| {
+            p.from_env_with(env);
+            if let Some(w) = window {
+                p = p.refresh_window(std::time::Duration::from_secs(w));
+            }
+            if let Some(rp) = rp_logout {
+                p = p.rp_initiated_logout(rp);
+            }
+            problems.extend(p.problems());
+            p
+        })
+        .collect()
 }
 
 /// The file path of a `sqlite:` URL (`sqlite://data/x.db`, `sqlite:data/x.db`,

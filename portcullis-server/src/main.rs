@@ -228,6 +228,9 @@ fn build_auth(settings: &Settings, stores: &Stores, create_secret: bool) -> Resu
     for s in secrets {
         builder = builder.secret(s);
     }
+    for p in &settings.oauth {
+        builder = builder.oauth(p.clone());
+    }
     builder = builder.from_env_with(|k| match k {
         "AUTH_URL" | "AUTH_TRUST_HOST" => None, // resolved by Settings (file + env)
         other => std::env::var(other).ok(),

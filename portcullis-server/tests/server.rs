@@ -280,6 +280,52 @@ fn bad_configuration_is_one_line_and_non_zero() {
         "DATABASE_URL",
         "postgres",
     );
+    // SECURITY.md CFG-02: an OIDC provider without issuer or endpoints never starts.
+    bad_config(
+        &[("AUTH_OIDC_ID", "client"), ("AUTH_OIDC_SECRET", "secret")],
+        &[],
+        None,
+        "AUTH_OIDC_ISSUER",
+        "missing",
+    );
+    bad_config(
+        &[
+            ("AUTH_KEYCLOAK_ID", "client"),
+            ("AUTH_KEYCLOAK_SECRET", "secret"),
+        ],
+        &[],
+        None,
+        "AUTH_KEYCLOAK_ISSUER",
+        "missing",
+    );
+    bad_config(
+        &[],
+        &[],
+        Some("[[oauth.providers]]\nid = \"corp\"\nclient_id = \"c\"\nclient_secret = \"s\"\n"),
+        "corp",
+        "no issuer",
+    );
+    bad_config(
+        &[
+            ("AUTH_OIDC_ISSUER", "http://idp.example.com"),
+            ("AUTH_OIDC_ID", "client"),
+            ("AUTH_OIDC_SECRET", "secret"),
+        ],
+        &[],
+        None,
+        "oidc",
+        "plain http",
+    );
+    bad_config(
+        &[
+            ("AUTH_OIDC_ISSUER", "https://idp.example.com"),
+            ("AUTH_OIDC_ID", "client"),
+        ],
+        &[],
+        None,
+        "AUTH_OIDC_SECRET",
+        "no client secret",
+    );
     bad_config(
         &[("PORTCULLIS_CONFIG", "/nonexistent/p.toml")],
         &[],

@@ -533,16 +533,31 @@ impl UserAdapter for SqliteAdapter {
         account: &AdapterAccount,
     ) -> Result<AdapterUser, AdapterError> {
         // IMMEDIATE takes the write lock up front, so another process's writer makes us wait
-        // (busy_timeout) instead of failing half-way. Dropping the transaction rolls back.
+        // (busy_timeout) instead of failing half-way.
         let mut tx = self
             .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| adapter_error(e, ""))?;
-        let stored = insert_user(&mut *tx, user).await?;
-        insert_account(&mut *tx, account, &stored.id).await?;
-        tx.commit().await.map_err(|e| adapter_error(e, ""))?;
-        Ok(stored)
+        let inserted = async {
+            let stored = insert_user(&mut *tx, user).await?;
+            insert_account(&mut *tx, account, &stored.id).await?;
+            Ok::<_, AdapterError>(stored)
+        }
+        .await;
+        match inserted {
+            Ok(stored) => {
+                tx.commit().await.map_err(|e| adapter_error(e, ""))?;
+                Ok(stored)
+            }
+            Err(e) => {
+                // Roll back now: a dropped transaction is rolled back only when its
+                // connection is next used, and keeps its locks until then (another
+                // connection reading right after this error would find them held).
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
     }
 
     async fn unlink_account(
@@ -572,6 +587,31 @@ impl UserAdapter for SqliteAdapter {
         .iter()
         .map(account_from_row)
         .collect()
+    }
+
+    async fn update_account(&self, account: &AdapterAccount) -> Result<(), AdapterError> {
+        // The token columns only: `user_id` and `type` stay as linked.
+        let done = sqlx::query(
+            "UPDATE accounts SET access_token = ?3, refresh_token = ?4, expires_at = ?5, \
+             token_type = ?6, scope = ?7, id_token = ?8, session_state = ?9 \
+             WHERE provider = ?1 AND provider_account_id = ?2",
+        )
+        .bind(&account.provider)
+        .bind(&account.provider_account_id)
+        .bind(&account.access_token)
+        .bind(&account.refresh_token)
+        .bind(account.expires_at)
+        .bind(&account.token_type)
+        .bind(&account.scope)
+        .bind(&account.id_token)
+        .bind(&account.session_state)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| adapter_error(e, ""))?;
+        if done.rows_affected() == 0 {
+            return Err(AdapterError::NotFound);
+        }
+        Ok(())
     }
 }
 

@@ -120,6 +120,7 @@ pub(crate) async fn resolve_session(
         update: None,
         not_before,
         reauthenticated: false,
+        provider_error: None,
     };
     let (user_id, key, user, outcome) = match cfg.strategy {
         SessionStrategy::Database => {
@@ -131,10 +132,9 @@ pub(crate) async fn resolve_session(
                 Ok(None) => return Ok(None),
                 Err(e) => return unavailable(&e),
             };
-            let outcome = cfg
-                .callbacks
-                .read_database_session(&user, read(&[], iso_millis(row.expires), None))
-                .await;
+            let mut r = read(&[], iso_millis(row.expires), None);
+            r.provider_error = database::refresh_provider_tokens(cfg, &user.id, now).await;
+            let outcome = cfg.callbacks.read_database_session(&user, r).await;
             (user.id.clone(), Some(row.key), Some(user), outcome)
         }
         SessionStrategy::Jwt => {
@@ -222,7 +222,11 @@ impl Auth {
             }
         };
         let post = parts.method == Method::POST;
-        if post && cfg.check_fetch_metadata && is_cross_site(&parts.headers, &origin) {
+        if post
+            && cfg.check_fetch_metadata
+            && !is_form_post_callback(cfg, action, provider)
+            && is_cross_site(&parts.headers, &origin)
+        {
             tracing::warn!(target: "portcullis", action = action.name(), "[auth][warn] cross-site POST refused");
             return plain_json(
                 StatusCode::FORBIDDEN,
@@ -385,6 +389,26 @@ impl Auth {
     pub fn origin(&self, headers: &HeaderMap) -> Result<Url, SessionError> {
         resolve_origin(&self.config, headers).map_err(|_| SessionError::Configuration)
     }
+}
+
+/// Whether this is the callback of a provider answering with `response_mode=form_post`:
+/// the provider's page POSTs it cross-site by design, and the sealed `state` protects it.
+fn is_form_post_callback(
+    cfg: &AuthConfig,
+    action: crate::request::Action,
+    provider: Option<&str>,
+) -> bool {
+    #[cfg(feature = "oauth")]
+    if action == crate::request::Action::Callback
+        && let Some(id) = provider
+    {
+        return cfg.providers.iter().any(|p| {
+            p.id == id
+                && matches!(&p.kind, crate::provider::ProviderKind::OAuth(e) if e.config.is_form_post())
+        });
+    }
+    let _ = (cfg, action, provider);
+    false
 }
 
 /// `Sec-Fetch-Site: cross-site`, or an `Origin` other than ours (including `null`).

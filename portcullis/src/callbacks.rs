@@ -69,8 +69,12 @@ pub struct JwtParams<'a, X, C> {
     pub token: Token<C>,
     /// The user, on sign-in only.
     pub user: Option<&'a User<X>>,
-    /// The account, on sign-in only.
+    /// The account, on sign-in only. For OAuth sign-ins it carries every token the
+    /// provider returned (`access_token`, `refresh_token`, `expires_at`, `id_token`).
     pub account: Option<&'a Account>,
+    /// On an OAuth sign-in, the provider's profile: the validated ID-token claims merged
+    /// with the userinfo response, or the userinfo response.
+    pub profile: Option<&'a Value>,
     /// Why the callback runs; `None` on a plain session read.
     pub trigger: Option<Trigger>,
     /// Whether the sign-in created the user (same as `trigger == Some(SignUp)`).
@@ -308,14 +312,11 @@ pub(crate) trait DynCallbacks: Send + Sync {
 
     fn redirect(&self, url: &str, base_url: &Url) -> Url;
 
-    async fn sign_in_token(
-        &self,
-        user: &AnyUser,
-        account: &Account,
-        trigger: Trigger,
-        now: i64,
-        max_age: i64,
-    ) -> Result<Option<Vec<u8>>, Error>;
+    async fn sign_in_token(&self, input: SignInToken<'_>) -> Result<Option<Vec<u8>>, Error>;
+
+    /// The typed user of a stored (or provider-made) row.
+    #[cfg_attr(not(feature = "oauth"), allow(dead_code))]
+    fn user_from_row(&self, row: &AdapterUser) -> Result<AnyUser, Error>;
 
     async fn read_session(&self, read: SessionRead<'_>) -> Result<SessionOutcome, SessionFailure>;
 
@@ -325,6 +326,18 @@ pub(crate) trait DynCallbacks: Send + Sync {
         user: &AdapterUser,
         read: SessionRead<'_>,
     ) -> Result<SessionOutcome, SessionFailure>;
+}
+
+/// The inputs of a sign-in's `jwt` callback.
+pub(crate) struct SignInToken<'a> {
+    pub(crate) user: &'a AnyUser,
+    pub(crate) account: &'a Account,
+    pub(crate) profile: Option<&'a Value>,
+    pub(crate) trigger: Trigger,
+    pub(crate) now: i64,
+    pub(crate) max_age: i64,
+    /// Provider tokens to keep in the token (refresh rotation, RP logout).
+    pub(crate) provider_tokens: Option<crate::token::ProviderTokens>,
 }
 
 /// The inputs of one session read.
@@ -341,6 +354,8 @@ pub(crate) struct SessionRead<'a> {
     pub(crate) not_before: Option<i64>,
     /// Count the session as signed in again now (JWT "revoke the others").
     pub(crate) reauthenticated: bool,
+    /// Database strategy: a provider token refresh failed (`RefreshTokenError`).
+    pub(crate) provider_error: Option<String>,
 }
 
 pub(crate) struct Erased<T>(pub(crate) T);
@@ -380,26 +395,44 @@ impl<T: Callbacks> DynCallbacks for Erased<T> {
         }
     }
 
-    async fn sign_in_token(
-        &self,
-        user: &AnyUser,
-        account: &Account,
-        trigger: Trigger,
-        now: i64,
-        max_age: i64,
-    ) -> Result<Option<Vec<u8>>, Error> {
+    fn user_from_row(&self, row: &AdapterUser) -> Result<AnyUser, Error> {
+        typed_user::<T::UserFields>(row)
+            .map(AnyUser::new)
+            .map_err(|e| {
+                callback_error(
+                    "profile",
+                    CallbackError::from_source(
+                        "Callbacks::UserFields cannot be read from this user (give its fields #[serde(default)], or store them with an adapter)",
+                        e,
+                    ),
+                )
+            })
+    }
+
+    async fn sign_in_token(&self, input: SignInToken<'_>) -> Result<Option<Vec<u8>>, Error> {
+        let SignInToken {
+            user,
+            account,
+            profile,
+            trigger,
+            now,
+            max_age,
+            provider_tokens,
+        } = input;
         let typed = downcast_user::<T::UserFields>(user)?;
-        let token = Token::new(
+        let mut token = Token::new(
             user.id.clone(),
             user.name.clone(),
             user.email.clone(),
             user.image.clone(),
             T::Claims::default(),
         );
+        token.provider_tokens = provider_tokens;
         let fut = self.0.jwt(JwtParams {
             token,
             user: Some(typed),
             account: Some(account),
+            profile,
             trigger: Some(trigger),
             is_new_user: trigger == Trigger::SignUp,
             session: None,
@@ -441,6 +474,7 @@ impl<T: Callbacks> DynCallbacks for Erased<T> {
             token,
             user: None,
             account: None,
+            profile: None,
             trigger,
             is_new_user: false,
             session: read.update,
@@ -459,12 +493,13 @@ impl<T: Callbacks> DynCallbacks for Erased<T> {
         if read.reauthenticated {
             token.reauthenticate(issued);
         }
-        let default = Session::default_for(
+        let mut default = Session::default_for(
             token.name.clone(),
             token.email.clone(),
             token.picture.clone(),
             read.expires,
         );
+        default.error = token.provider_tokens.as_ref().and_then(|t| t.error.clone());
         let fut = self.0.session(SessionParams {
             session: default,
             token: &token,
@@ -511,12 +546,13 @@ impl<T: Callbacks> Erased<T> {
             row.image.clone(),
             T::Claims::default(),
         );
-        let default = Session::default_for(
+        let mut default = Session::default_for(
             row.name.clone(),
             row.email.clone(),
             row.image.clone(),
             read.expires,
         );
+        default.error = read.provider_error;
         let fut = self.0.session(SessionParams {
             session: default,
             token: &token,

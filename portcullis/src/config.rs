@@ -86,6 +86,8 @@ pub struct AuthConfig {
     /// Index 0: http names/codec; index 1: https (`__Secure-`/`__Host-`).
     pub(crate) names: [CookieNames; 2],
     pub(crate) codecs: [JweCodec; 2],
+    #[cfg(feature = "oauth")]
+    pub(crate) oauth: crate::provider::oauth::Shared,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -367,6 +369,42 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
         self
     }
 
+    /// Adds an OAuth 2.0 / OpenID Connect provider (a preset from
+    /// [`providers`](crate::providers) or an [`OAuth`](crate::OAuth) of your own). Its
+    /// configuration problems (no client id, no issuer or endpoints, plain-http endpoints)
+    /// are reported by [`build`](Self::build).
+    ///
+    /// # Examples
+    /// ```
+    /// use portcullis::{AuthConfig, DefaultCallbacks, providers};
+    /// let config = AuthConfig::builder(DefaultCallbacks)
+    ///     .secret("0123456789abcdef0123456789abcdef-example")
+    ///     .url("http://localhost:3000")
+    ///     .oauth(providers::github().client("client-id", "client-secret"))
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = config;
+    /// ```
+    #[cfg(feature = "oauth")]
+    pub fn oauth(mut self, provider: crate::OAuth) -> Self {
+        use crate::provider::oauth::{OAuthEntry, client};
+        self.problems.extend(provider.problems());
+        match client::http_client(provider.timeout) {
+            Ok(http) => self.providers.push(ProviderEntry {
+                id: provider.id.clone(),
+                name: provider.name.clone(),
+                kind: ProviderKind::OAuth(Box::new(OAuthEntry {
+                    config: provider,
+                    runtime: client::Runtime::new(http),
+                })),
+            }),
+            Err(e) => self
+                .problems
+                .push(format!("provider `{}`: {e}", provider.id)),
+        }
+        self
+    }
+
     /// Sets the event hooks.
     pub fn events(mut self, events: impl Events) -> Self {
         self.events = Some(Arc::new(events));
@@ -596,6 +634,24 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
         let Some(codecs) = codecs.filter(|_| problems.is_empty()) else {
             return Err(ConfigError::new(problems));
         };
+        #[cfg(feature = "oauth")]
+        let oauth = {
+            let stem = match self.compat {
+                Compat::V5 => "authjs",
+                Compat::V4 => "next-auth",
+            };
+            let names = [
+                format!("{stem}.oauth-check"),
+                format!("__Host-{stem}.oauth-check"),
+            ];
+            let make = |salt: &str| JweCodec::new(&secret_bytes, salt, TokenFormat::V5, false);
+            match (make(&names[0]), make(&names[1])) {
+                (Ok(a), Ok(b)) => crate::provider::oauth::Shared::new(names, [a, b]),
+                (Err(e), _) | (_, Err(e)) => {
+                    return Err(ConfigError::new(vec![format!("AUTH_SECRET: {e}")]));
+                }
+            }
+        };
         // Auth.js interpolates an array secret into the CSRF hash, which joins it with commas.
         let csrf_secret = self
             .secrets
@@ -627,6 +683,8 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
             rate_limits: self.rate_limits,
             names,
             codecs,
+            #[cfg(feature = "oauth")]
+            oauth,
         })
     }
 }

@@ -219,6 +219,9 @@ pub(crate) struct SetCookie {
     pub(crate) max_age: Option<i64>,
     /// Whether to add `Secure`.
     pub(crate) secure: bool,
+    /// `SameSite=None` instead of `Lax` (only with `Secure`): for the OAuth check cookie of
+    /// a provider that POSTs its answer cross-site (`form_post`).
+    pub(crate) same_site_none: bool,
 }
 
 impl SetCookie {
@@ -230,6 +233,7 @@ impl SetCookie {
             expires: None,
             max_age: None,
             secure,
+            same_site_none: false,
         }
     }
 
@@ -241,6 +245,7 @@ impl SetCookie {
             expires: None,
             max_age: Some(0),
             secure,
+            same_site_none: false,
         }
     }
 
@@ -269,7 +274,11 @@ impl SetCookie {
         if self.secure {
             out.push_str("; Secure");
         }
-        out.push_str("; SameSite=Lax");
+        if self.same_site_none && self.secure {
+            out.push_str("; SameSite=None");
+        } else {
+            out.push_str("; SameSite=Lax");
+        }
         out
     }
 }
@@ -307,6 +316,7 @@ pub(crate) fn session_cookies(
             expires: Some(expires),
             max_age: None,
             secure,
+            same_site_none: false,
         });
     }
     out

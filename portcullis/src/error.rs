@@ -185,6 +185,28 @@ pub enum Error {
     /// or a token larger than a session cookie can carry).
     #[error("session token error: {0}")]
     SessionToken(String),
+    /// An OAuth sign-in's checks failed: no or a foreign check cookie, a `state` or `iss`
+    /// mismatch, a replayed response (Auth.js `InvalidCheck`). Likely an attack, a stale
+    /// tab, or cookies blocked.
+    #[error("OAuth check failed: {0}")]
+    InvalidCheck(String),
+    /// The provider answered the authorization request with an error (`?error=…`): the
+    /// user declined, or the provider refused the request.
+    #[error("the provider answered the authorization request with `{0}`")]
+    OAuthCallback(String),
+    /// A call to the provider failed, or its answer did not validate (token endpoint,
+    /// userinfo, discovery, keys, ID token, profile).
+    #[error("provider `{provider}`: {reason}")]
+    OAuthProvider {
+        /// The provider id.
+        provider: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The provider account belongs to another user, or its email does (Auth.js
+    /// `OAuthAccountNotLinked`).
+    #[error("OAuth account not linked: {0}")]
+    OAuthAccountNotLinked(&'static str),
     /// A store call failed. Likely cause: the database or Redis is down or misconfigured.
     #[error("adapter call `{call}` failed: {source}")]
     Adapter {
@@ -203,6 +225,9 @@ impl Error {
             Self::MissingCsrf { .. } => ErrorCode::MissingCSRF,
             Self::CredentialsSignin { .. } => ErrorCode::CredentialsSignin,
             Self::AccessDenied => ErrorCode::AccessDenied,
+            Self::OAuthCallback(_) => ErrorCode::OAuthCallbackError,
+            Self::OAuthAccountNotLinked(_) => ErrorCode::OAuthAccountNotLinked,
+            Self::InvalidCheck(_) | Self::OAuthProvider { .. } => ErrorCode::Configuration,
             Self::Callback { .. }
             | Self::InvalidProvider(_)
             | Self::UntrustedHost
@@ -224,6 +249,10 @@ impl Error {
             Self::UnknownAction(_) => "UnknownAction",
             Self::SessionToken(_) => "JWTSessionError",
             Self::Adapter { .. } => "AdapterError",
+            Self::InvalidCheck(_) => "InvalidCheck",
+            Self::OAuthCallback(_) => "OAuthCallbackError",
+            Self::OAuthProvider { .. } => "CallbackRouteError",
+            Self::OAuthAccountNotLinked(_) => "OAuthAccountNotLinked",
         }
     }
 }

@@ -61,6 +61,12 @@
 //! | [`Callbacks`] | `sign_in`, `redirect`, `jwt`, `session`, with typed data |
 //! | [`Credentials`] | the credentials provider |
 //! | [`jwt`] | the JWE codec Auth.js uses for session tokens |
+//! | `OAuth`, `providers` | OAuth 2.0 / OpenID Connect providers and presets (feature `oauth`) |
+//!
+//! ## Features
+//! | feature | default | what |
+//! |---|---|---|
+//! | `oauth` | yes | OAuth 2.0 / OIDC sign-in: `OAuth`, the `providers` presets, ID-token verification (RS256, ES256, EdDSA), refresh-token rotation; pulls reqwest + rustls (ring) |
 //!
 //! ## Security
 //! - Session tokens are JWE `dir` + `A256CBC-HS512` with keys derived by HKDF from the
@@ -73,6 +79,9 @@
 //! - Without `AUTH_URL` or `AUTH_TRUST_HOST`, no URL is ever built from the `Host` header:
 //!   requests answer with Auth.js's configuration error instead.
 //! - Secrets shorter than 32 bytes are refused; secrets and tokens have redacted `Debug`.
+//! - OAuth sign-ins always use PKCE S256, `state` and (OIDC) `nonce`, kept in a sealed check
+//!   cookie bound to the provider, issuer, client and redirect URI; `iss` (RFC 9207) and
+//!   the ID token (OIDC Core §3.1.3.7, algorithm fixed by configuration) are checked.
 //! - Errors from callbacks are logged, never shown; clients see only Auth.js's client-safe
 //!   error codes (`CredentialsSignin`, `AccessDenied`, …) and otherwise `Configuration`.
 #![forbid(unsafe_code)]
@@ -90,6 +99,8 @@ mod events;
 pub mod jwt;
 mod manage;
 mod provider;
+#[cfg(feature = "oauth")]
+pub mod providers;
 pub mod ratelimit;
 mod request;
 mod response;
@@ -114,6 +125,11 @@ pub use crate::cookie::{CookieNames, MAX_REQUEST_COOKIES, MAX_SESSION_CHUNKS};
 pub use crate::error::{CallbackError, ConfigError, Error, ErrorCode};
 pub use crate::events::{Events, SessionEvent, SignInEvent, SignOutEvent};
 pub use crate::manage::{ManageError, SessionInfo};
+#[cfg(feature = "oauth")]
+pub use crate::provider::oauth::{
+    DEFAULT_HTTP_TIMEOUT, DEFAULT_ID_TOKEN_LEEWAY_SECS, DEFAULT_REFRESH_WINDOW, IdTokenAlg, OAuth,
+    OAuthKind, Profile, ProfileError, TokenAuthMethod, TokenSet, UnsupportedAlg,
+};
 pub use crate::provider::{
     AuthorizeError, AuthorizeRequest, CredentialField, Credentials, DEFAULT_MAX_FIELD_LEN,
 };
@@ -122,6 +138,6 @@ pub use crate::request::ClientIp;
 pub use crate::secret::Secret;
 pub use crate::session::{Session, SessionUser};
 pub use crate::theme::{ColorScheme, Messages, Theme, ThemeError};
-pub use crate::token::{CLOCK_TOLERANCE_SECS, Token, TokenError};
+pub use crate::token::{CLOCK_TOLERANCE_SECS, ProviderTokens, Token, TokenError};
 pub use crate::url::CallbackUrl;
 pub use crate::user::{Account, AccountType, NoFields, User};

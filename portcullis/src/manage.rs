@@ -14,6 +14,7 @@ use crate::adapter::{AdapterError, AdapterSession, TokenHash};
 use crate::auth::Auth;
 use crate::config::{AuthConfig, SessionStrategy};
 use crate::session::iso_millis;
+use crate::user::Account;
 
 /// A session as shown to its owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -112,6 +113,68 @@ impl Auth {
     /// configured; [`ManageError::Adapter`] when a store fails.
     pub async fn revoke_all_sessions(&self, user_id: &str) -> Result<u64, ManageError> {
         revoke_all(self.config(), user_id, OffsetDateTime::now_utc()).await
+    }
+
+    /// The provider accounts linked to a user (`provider`, `providerAccountId`, `type`;
+    /// tokens are not returned).
+    ///
+    /// # Errors
+    /// [`ManageError::Unsupported`] without a user adapter; [`ManageError::Adapter`] when the
+    /// store fails.
+    pub async fn linked_accounts(&self, user_id: &str) -> Result<Vec<Account>, ManageError> {
+        let users = self
+            .config()
+            .stores
+            .users
+            .as_ref()
+            .ok_or(ManageError::Unsupported(
+                "linked accounts need a user adapter",
+            ))?;
+        Ok(users
+            .accounts(user_id)
+            .await?
+            .into_iter()
+            .map(|a| {
+                let mut account = Account::credentials(a.provider, a.provider_account_id);
+                account.kind = a.kind;
+                account
+            })
+            .collect())
+    }
+
+    /// Unlinks the user's account at `provider` (the user signs in through it no more; a
+    /// later sign-in there is a new account). Returns whether one was linked. Refuses to
+    /// remove the user's last linked account unless `allow_last` — a user without any
+    /// account may be left with no way to sign in.
+    ///
+    /// # Errors
+    /// [`ManageError::Unsupported`] without a user adapter or for the last account;
+    /// [`ManageError::Adapter`] when the store fails.
+    pub async fn unlink_account(
+        &self,
+        user_id: &str,
+        provider: &str,
+        allow_last: bool,
+    ) -> Result<bool, ManageError> {
+        let users = self
+            .config()
+            .stores
+            .users
+            .as_ref()
+            .ok_or(ManageError::Unsupported("unlinking needs a user adapter"))?;
+        let accounts = users.accounts(user_id).await?;
+        let Some(account) = accounts.iter().find(|a| a.provider == provider) else {
+            return Ok(false);
+        };
+        if accounts.len() == 1 && !allow_last {
+            return Err(ManageError::Unsupported(
+                "this is the user's last linked account",
+            ));
+        }
+        users
+            .unlink_account(&account.provider, &account.provider_account_id)
+            .await?;
+        Ok(true)
     }
 
     /// Deletes a user with its accounts and sessions, wherever the sessions are stored,

@@ -29,6 +29,11 @@ pub struct Session<U = NoFields> {
     pub user: SessionUser<U>,
     /// When the session expires, as an ISO 8601 string with milliseconds (`…T12:00:00.000Z`).
     pub expires: String,
+    /// Set by portcullis when the provider's access token could not be refreshed
+    /// (`"RefreshTokenError"`, the marker Auth.js's rotation guide uses): the client should
+    /// send the user through sign-in again. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The `user` member of a [`Session`].
@@ -65,6 +70,7 @@ impl Session<NoFields> {
                 fields: NoFields {},
             },
             expires,
+            error: None,
         }
     }
 }
@@ -80,6 +86,7 @@ impl<U> Session<U> {
                 fields,
             },
             expires: self.expires,
+            error: self.error,
         }
     }
 }

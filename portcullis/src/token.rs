@@ -54,6 +54,44 @@ pub struct Token<C = NoFields> {
     auth_time: Option<i64>,
     #[serde(default, skip_serializing)]
     nbf: Option<i64>,
+    /// The OAuth tokens portcullis keeps to refresh them (built-in rotation), when the
+    /// sign-in went through a provider that issued a refresh token. Server-side only:
+    /// nothing shows it to the client unless the `session` callback copies it.
+    #[serde(default, rename = "oauth", skip_serializing_if = "Option::is_none")]
+    pub provider_tokens: Option<ProviderTokens>,
+}
+
+/// The provider tokens of a JWT session, kept for refresh-token rotation.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ProviderTokens {
+    /// The provider id.
+    pub provider: String,
+    /// The current access token.
+    pub access_token: String,
+    /// The current refresh token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Access-token expiry, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// The ID token, kept only for RP-initiated logout (`id_token_hint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// `RefreshTokenError` after a failed refresh: the user must sign in again to get
+    /// working provider tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl std::fmt::Debug for ProviderTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderTokens")
+            .field("provider", &self.provider)
+            .field("expires_at", &self.expires_at)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<C> Token<C> {
@@ -76,6 +114,7 @@ impl<C> Token<C> {
             jti: None,
             auth_time: None,
             nbf: None,
+            provider_tokens: None,
         }
     }
 

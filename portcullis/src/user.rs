@@ -137,6 +137,19 @@ pub struct Account {
         rename = "expires_at"
     )]
     pub expires_at: Option<i64>,
+    /// OAuth token type (`Bearer`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "token_type"
+    )]
+    pub token_type: Option<String>,
+    /// The granted scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The OIDC ID token.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "id_token")]
+    pub id_token: Option<String>,
 }
 
 impl Account {
@@ -149,6 +162,9 @@ impl Account {
             access_token: None,
             refresh_token: None,
             expires_at: None,
+            token_type: None,
+            scope: None,
+            id_token: None,
         }
     }
 }

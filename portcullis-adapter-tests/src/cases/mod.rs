@@ -2,11 +2,17 @@
 //! adapter and checks the result with the harness's raw readers. The test macros call them;
 //! they can also be called directly (for example from a custom `#[tokio::test]`).
 
+mod accounts;
 mod passwords;
 mod sessions;
 mod tokens;
 mod users;
 
+pub use accounts::{
+    accounts_return_stored_token_fields, update_account_leaves_other_accounts,
+    update_account_none_clears_field, update_account_replaces_token_fields,
+    update_unknown_account_is_not_found,
+};
 pub use passwords::*;
 pub use sessions::*;
 pub use tokens::*;

@@ -67,6 +67,22 @@ pub(crate) fn token_from_cookies(cookies: &RequestCookies, name: &str) -> Option
     }
 }
 
+/// Refreshes the user's provider tokens that are about to expire (OAuth accounts);
+/// `Some("RefreshTokenError")` when one could not be refreshed.
+pub(crate) async fn refresh_provider_tokens(
+    cfg: &AuthConfig,
+    user_id: &str,
+    now: OffsetDateTime,
+) -> Option<String> {
+    #[cfg(feature = "oauth")]
+    return crate::action::oauth::refresh_accounts(cfg, user_id, now).await;
+    #[cfg(not(feature = "oauth"))]
+    {
+        let _ = (cfg, user_id, now);
+        None
+    }
+}
+
 /// `GET`/`POST /session` with the database strategy.
 pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
     let compat = ctx.cfg.compat;
@@ -99,6 +115,7 @@ pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
         },
         not_before: None,
         reauthenticated: false,
+        provider_error: refresh_provider_tokens(ctx.cfg, &user.id, ctx.now).await,
     };
     match ctx.cfg.callbacks.read_database_session(&user, read).await {
         Ok(outcome) => {

@@ -132,6 +132,7 @@ async fn revoke_other_jwts(ctx: &Ctx<'_>, user_id: &str) -> Reply {
         update: None,
         not_before: None,
         reauthenticated: true,
+        provider_error: None,
     };
     match ctx.cfg.callbacks.read_session(read).await {
         Ok(outcome) => {

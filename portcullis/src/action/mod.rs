@@ -4,6 +4,8 @@
 pub(crate) mod csrf;
 pub(crate) mod database;
 pub(crate) mod manage;
+#[cfg(feature = "oauth")]
+pub(crate) mod oauth;
 pub(crate) mod pages;
 pub(crate) mod session;
 pub(crate) mod signin;
@@ -50,7 +52,7 @@ async fn dispatch(ctx: &Ctx<'_>) -> Result<Reply, Error> {
                 }
             }
         },
-        Action::Signin if post => signin::signin(ctx)?,
+        Action::Signin if post => signin::signin(ctx).await?,
         Action::Signin => {
             if ctx.provider.is_some() {
                 // GET /signin/:provider is not an action in Auth.js v5.

@@ -86,7 +86,22 @@ pub(crate) fn signin(ctx: &Ctx<'_>) -> Reply {
         );
     }
     for p in &ctx.cfg.providers {
-        let ProviderKind::Credentials { fields, .. } = &p.kind;
+        let fields = match &p.kind {
+            ProviderKind::Credentials { fields, .. } => fields,
+            #[cfg(feature = "oauth")]
+            ProviderKind::OAuth(_) => {
+                // A redirect provider: one button posting to `/signin/:id`.
+                let _ = write!(
+                    body,
+                    "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"csrfToken\" value=\"{}\"><input type=\"hidden\" name=\"callbackUrl\" value=\"{}\"><button type=\"submit\">{}</button></form>",
+                    escape(&format!("{base}/signin/{}", p.id)),
+                    escape(&ctx.csrf.token),
+                    escape(callback),
+                    escape(&m.sign_in_with.replace("{provider}", &p.name))
+                );
+                continue;
+            }
+        };
         let _ = write!(
             body,
             "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"csrfToken\" value=\"{}\"><input type=\"hidden\" name=\"callbackUrl\" value=\"{}\">",

@@ -70,6 +70,9 @@ pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
         },
         _ => None,
     };
+    // Provider tokens about to expire are refreshed before the callbacks see the token.
+    #[cfg(feature = "oauth")]
+    let claims = crate::action::oauth::refresh_jwt_claims(ctx.cfg, claims, ctx.now).await;
     let now = ctx.unix_now();
     let expires_at = ctx.now + Duration::seconds(ctx.cfg.max_age);
     let read = SessionRead {
@@ -85,6 +88,7 @@ pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
         },
         not_before,
         reauthenticated: false,
+        provider_error: None,
     };
     match ctx.cfg.callbacks.read_session(read).await {
         Ok(outcome) => {

@@ -7,7 +7,7 @@ use crate::action::database;
 use http::{HeaderValue, StatusCode};
 
 use crate::adapter::{AdapterUser, TokenHash};
-use crate::callbacks::{AnyUser, SignInDecision, Trigger};
+use crate::callbacks::{AnyUser, SignInDecision, SignInToken, Trigger};
 use crate::cookie::{SessionCookie, clear_session_cookies, session_cookies};
 use crate::error::Error;
 use crate::events::{SignInEvent, SignOutEvent, fire};
@@ -20,14 +20,22 @@ use crate::user::Account;
 
 /// `POST /signin[/:provider]`. Credentials providers sign in through `/callback`, so for
 /// them (and without a provider) this sends the browser to the sign-in page, as Auth.js.
-pub(crate) fn signin(ctx: &Ctx<'_>) -> Result<Reply, Error> {
+pub(crate) async fn signin(ctx: &Ctx<'_>) -> Result<Reply, Error> {
     if !ctx.csrf.verify(ctx.body_str("csrfToken")) {
         return Err(Error::MissingCsrf { action: "signin" });
     }
-    if let Some(id) = &ctx.provider
-        && !ctx.cfg.providers.iter().any(|p| &p.id == id)
-    {
-        return Err(Error::InvalidProvider(id.clone()));
+    if let Some(id) = &ctx.provider {
+        let provider = ctx
+            .cfg
+            .providers
+            .iter()
+            .find(|p| &p.id == id)
+            .ok_or_else(|| Error::InvalidProvider(id.clone()))?;
+        #[cfg(feature = "oauth")]
+        if let ProviderKind::OAuth(entry) = &provider.kind {
+            return super::oauth::signin(ctx, provider, entry).await;
+        }
+        let _ = provider;
     }
     Ok(Reply::redirect(format!("{}/signin", ctx.base_url())))
 }
@@ -41,7 +49,11 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
         .iter()
         .find(|p| p.id == id)
         .ok_or_else(|| Error::InvalidProvider(id.to_owned()))?;
-    let ProviderKind::Credentials { authorize, .. } = &provider.kind;
+    let authorize = match &provider.kind {
+        ProviderKind::Credentials { authorize, .. } => authorize,
+        #[cfg(feature = "oauth")]
+        ProviderKind::OAuth(entry) => return super::oauth::callback(ctx, provider, entry).await,
+    };
     if ctx.method != http::Method::POST {
         // A credentials callback over GET: Auth.js answers InvalidProvider.
         return Err(Error::InvalidProvider(id.to_owned()));
@@ -97,42 +109,7 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
             reply.cookies = database::start_session(ctx, &stored).await?;
         }
         SessionStrategy::Jwt => {
-            // Issued no earlier than the user's "not before" time: revocations set it a second
-            // ahead (`iat` has whole seconds), and a sign-in right after one must not hand
-            // out a token that is already refused. An unreadable store only makes `iat`
-            // earlier, so the error is not fatal here.
-            let not_before = ctx.cfg.stores.not_before(&user.id).await.ok().flatten();
-            let issued = not_before.map_or(ctx.unix_now(), |nbf| ctx.unix_now().max(nbf));
-            let claims = ctx
-                .cfg
-                .callbacks
-                .sign_in_token(&user, &account, Trigger::SignIn, issued, ctx.cfg.max_age)
-                .await?;
-            let name = &ctx.names().session_token;
-            let present = ctx.cookies.session_names(name);
-            match claims {
-                Some(claims) => {
-                    let token = ctx.codec().encode(&claims);
-                    if token.len() > MAX_TOKEN_LEN {
-                        return Err(Error::SessionToken(format!(
-                            "the session token is {} bytes, more than the {MAX_TOKEN_LEN} a session cookie may carry: keep less in the jwt callback",
-                            token.len()
-                        )));
-                    }
-                    let expires = ctx.now + Duration::seconds(ctx.cfg.max_age);
-                    // A fresh token replaces whatever session cookie the browser carried
-                    // (SECURITY.md SES-01: no fixation through a planted cookie).
-                    reply.cookies = session_cookies(
-                        name,
-                        &token,
-                        expires,
-                        ctx.secure,
-                        ctx.cfg.compat,
-                        &present,
-                    );
-                }
-                None => reply.cookies = clear_session_cookies(&present, ctx.secure),
-            }
+            reply.cookies = issue_token(ctx, &user, &account, None, Trigger::SignIn, None).await?;
         }
     }
     if let Some(events) = &ctx.cfg.events {
@@ -144,6 +121,59 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
         fire("sign_in", events.sign_in(event)).await;
     }
     Ok(reply)
+}
+
+/// Runs the `jwt` callback for a sign-in and returns the session cookies of the new token
+/// (replacing whatever session cookie the browser carried: no fixation, SECURITY.md SES-01),
+/// or deletions when the callback ended the session.
+pub(crate) async fn issue_token(
+    ctx: &Ctx<'_>,
+    user: &AnyUser,
+    account: &Account,
+    profile: Option<&serde_json::Value>,
+    trigger: Trigger,
+    provider_tokens: Option<crate::token::ProviderTokens>,
+) -> Result<Vec<crate::cookie::SetCookie>, Error> {
+    // Issued no earlier than the user's "not before" time: revocations set it a second
+    // ahead (`iat` has whole seconds), and a sign-in right after one must not hand out a
+    // token that is already refused. An unreadable store only makes `iat` earlier, so the
+    // error is not fatal here.
+    let not_before = ctx.cfg.stores.not_before(&user.id).await.ok().flatten();
+    let issued = not_before.map_or(ctx.unix_now(), |nbf| ctx.unix_now().max(nbf));
+    let claims = ctx
+        .cfg
+        .callbacks
+        .sign_in_token(SignInToken {
+            user,
+            account,
+            profile,
+            trigger,
+            now: issued,
+            max_age: ctx.cfg.max_age,
+            provider_tokens,
+        })
+        .await?;
+    let name = &ctx.names().session_token;
+    let present = ctx.cookies.session_names(name);
+    let Some(claims) = claims else {
+        return Ok(clear_session_cookies(&present, ctx.secure));
+    };
+    let token = ctx.codec().encode(&claims);
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(Error::SessionToken(format!(
+            "the session token is {} bytes, more than the {MAX_TOKEN_LEN} a session cookie may carry: keep less in the jwt callback",
+            token.len()
+        )));
+    }
+    let expires = ctx.now + Duration::seconds(ctx.cfg.max_age);
+    Ok(session_cookies(
+        name,
+        &token,
+        expires,
+        ctx.secure,
+        ctx.cfg.compat,
+        &present,
+    ))
 }
 
 /// Counts this credentials attempt against the identifier's and the client IP's limits
@@ -238,25 +268,35 @@ pub(crate) async fn signout(ctx: &Ctx<'_>) -> Result<Reply, Error> {
     let name = &ctx.names().session_token;
     let present = ctx.cookies.session_names(name);
     let clear = clear_session_cookies(&present, ctx.secure);
-    let user_id = match ctx.cfg.strategy {
+    // The JWT claims are kept for RP-initiated logout (the provider's ID token).
+    #[cfg_attr(not(feature = "oauth"), allow(unused_variables))]
+    let (user_id, claims) = match ctx.cfg.strategy {
         SessionStrategy::Database => match database::end_session(ctx).await {
-            Ok(user_id) => user_id,
+            Ok(user_id) => (user_id, None),
             Err(e) => {
                 let mut reply = super::error_reply(ctx, &e);
                 reply.cookies.extend(clear);
                 return Ok(reply.bare());
             }
         },
-        SessionStrategy::Jwt => match ctx.cookies.session_token(name, MAX_TOKEN_LEN) {
-            SessionCookie::Present(token) => ctx
-                .codec()
-                .decode(&token)
-                .ok()
-                .and_then(|claims| crate::action::session::subject(&claims)),
-            _ => None,
-        },
+        SessionStrategy::Jwt => {
+            let claims = match ctx.cookies.session_token(name, MAX_TOKEN_LEN) {
+                SessionCookie::Present(token) => ctx.codec().decode(&token).ok(),
+                _ => None,
+            };
+            (
+                claims.as_deref().and_then(crate::action::session::subject),
+                claims,
+            )
+        }
     };
-    let reply = Reply::redirect(ctx.callback_url.to_string()).with_cookies(clear);
+    let target = ctx.callback_url.to_string();
+    // RP-initiated logout: end the provider's session too, when configured.
+    #[cfg(feature = "oauth")]
+    let target = super::oauth::logout_url(ctx, claims.as_deref(), user_id.as_deref(), &target)
+        .await
+        .unwrap_or(target);
+    let reply = Reply::redirect(target).with_cookies(clear);
     if let Some(events) = &ctx.cfg.events
         && !present.is_empty()
     {

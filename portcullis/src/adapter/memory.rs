@@ -206,6 +206,27 @@ impl UserAdapter for MemoryAdapter {
             .cloned()
             .collect())
     }
+
+    async fn update_account(&self, account: &AdapterAccount) -> Result<(), AdapterError> {
+        let mut s = self.lock()?;
+        let stored = s
+            .accounts
+            .iter_mut()
+            .find(|a| {
+                a.provider == account.provider
+                    && a.provider_account_id == account.provider_account_id
+            })
+            .ok_or(AdapterError::NotFound)?;
+        // The token fields only: the owner and the kind of a link never change here.
+        stored.access_token.clone_from(&account.access_token);
+        stored.refresh_token.clone_from(&account.refresh_token);
+        stored.expires_at = account.expires_at;
+        stored.token_type.clone_from(&account.token_type);
+        stored.scope.clone_from(&account.scope);
+        stored.id_token.clone_from(&account.id_token);
+        stored.session_state.clone_from(&account.session_state);
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -270,6 +270,13 @@ pub struct VerificationToken {
 ///   row results).
 /// - `create_user_with_account` does both atomically: after any failure neither exists.
 /// - `unlink_account` removes the account; unknown pairs are not an error.
+/// - `update_account` replaces the token fields (`access_token`, `refresh_token`,
+///   `expires_at`, `token_type`, `scope`, `id_token`, `session_state`) of the linked account
+///   (`account.provider`, `account.provider_account_id`) with the given values (a `None`
+///   clears the field); `user_id` and `kind` are not changed. An unknown pair is
+///   [`AdapterError::NotFound`] and nothing is created.
+/// - `accounts` returns every account linked to the user with its token fields exactly as
+///   last stored by `link_account` or `update_account`; an empty list for an unknown user.
 ///
 /// # Examples
 /// [`memory::MemoryAdapter`] is a complete implementation of every capability.
@@ -308,6 +315,12 @@ pub trait UserAdapter: Send + Sync + 'static {
     ) -> Result<(), AdapterError>;
     /// The accounts linked to a user.
     async fn accounts(&self, user_id: &str) -> Result<Vec<AdapterAccount>, AdapterError>;
+    /// Replaces the token fields (`access_token`, `refresh_token`, `expires_at`,
+    /// `token_type`, `scope`, `id_token`, `session_state`) of the linked account
+    /// (`account.provider`, `account.provider_account_id`) with the given values (a `None`
+    /// clears the field); `user_id` and `kind` are not changed. Unknown pair →
+    /// [`AdapterError::NotFound`].
+    async fn update_account(&self, account: &AdapterAccount) -> Result<(), AdapterError>;
 }
 
 /// Database sessions.

@@ -1,7 +1,8 @@
-//! Sign-in providers. This release has the credentials provider; OAuth/OIDC and email come
-//! with their own modules.
+//! Sign-in providers: credentials, and (feature `oauth`) OAuth 2.0 / OpenID Connect.
 
 mod credentials;
+#[cfg(feature = "oauth")]
+pub(crate) mod oauth;
 
 pub use credentials::{
     AuthorizeError, AuthorizeRequest, CredentialField, Credentials, DEFAULT_MAX_FIELD_LEN,
@@ -23,13 +24,20 @@ pub(crate) enum ProviderKind {
         fields: Vec<CredentialField>,
         authorize: Arc<dyn DynAuthorize>,
     },
+    #[cfg(feature = "oauth")]
+    OAuth(Box<oauth::OAuthEntry>),
 }
 
 impl ProviderEntry {
     /// The Auth.js `type` string.
     pub(crate) fn type_name(&self) -> &'static str {
-        match self.kind {
+        match &self.kind {
             ProviderKind::Credentials { .. } => "credentials",
+            #[cfg(feature = "oauth")]
+            ProviderKind::OAuth(entry) => match entry.config.kind {
+                oauth::OAuthKind::OAuth => "oauth",
+                oauth::OAuthKind::Oidc => "oidc",
+            },
         }
     }
 }

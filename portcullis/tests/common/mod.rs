@@ -10,6 +10,8 @@
     clippy::panic
 )]
 
+pub mod mock_op;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -945,6 +947,7 @@ pub const ADAPTER_METHODS: &[&str] = &[
     "create_user_with_account",
     "unlink_account",
     "accounts",
+    "update_account",
     "create_session",
     "session",
     "session_and_user",
@@ -1120,6 +1123,10 @@ impl UserAdapter for FaultyAdapter {
     async fn accounts(&self, user_id: &str) -> Result<Vec<AdapterAccount>, AdapterError> {
         self.enter("accounts").await?;
         self.inner.accounts(user_id).await
+    }
+    async fn update_account(&self, account: &AdapterAccount) -> Result<(), AdapterError> {
+        self.enter("update_account").await?;
+        self.inner.update_account(account).await
     }
 }
 
