@@ -75,6 +75,9 @@ const label =
 // The user signing in: the example's built-in alice / wonderland, or the one this run adds to
 // the server with `portcullis users add` (the credentials form's `username` is the email there).
 const USER = SERVER ? 'alice@example.com' : 'alice';
+// The built-in sign-in form's user field: the server's password provider asks for `email`,
+// the example app's credentials provider for `username`.
+const USER_FIELD = SERVER ? 'email' : 'username';
 const PASSWORD = SERVER ? `pw-${randomBytes(12).toString('hex')}` : 'wonderland';
 const BRAND = '#0f766e';
 
@@ -585,7 +588,7 @@ async function main() {
       const u = new URL(page.url());
       assert(u.pathname === '/api/auth/signin', `ended on ${page.url()}`);
       assert(u.searchParams.get('callbackUrl') === `${origin}/protected`, `callbackUrl ${u.searchParams.get('callbackUrl')}`);
-      await page.locator('input[name="username"]').waitFor();
+      await page.locator(`input[name="${USER_FIELD}"]`).waitFor();
       await page.locator('input[name="password"]').waitFor();
       assert((await page.locator('input[name="csrfToken"]').count()) === 1, 'no csrfToken field');
       await shot(page, '06-builtin-signin-page');
@@ -606,7 +609,7 @@ async function main() {
     }
 
     await step('a wrong password → back on the sign-in page with "Sign in failed"', async () => {
-      await page.locator('input[name="username"]').fill(USER);
+      await page.locator(`input[name="${USER_FIELD}"]`).fill(USER);
       await page.locator('input[name="password"]').fill('not-the-password');
       await submitForm(page, '/api/auth/callback/credentials');
       await page.waitForURL(/error=CredentialsSignin/);
@@ -621,7 +624,7 @@ async function main() {
     // made in the React scenario outlives that session; with JWT it lived in that cookie only.
     const nameNow = database ? 'Alice Liddell' : 'Alice';
     await step(`${USER} / ${SERVER ? '<password>' : PASSWORD} → lands back on /protected showing the session (name ${nameNow})`, async () => {
-      await page.locator('input[name="username"]').fill(USER);
+      await page.locator(`input[name="${USER_FIELD}"]`).fill(USER);
       await page.locator('input[name="password"]').fill(PASSWORD);
       await submitForm(page, '/api/auth/callback/credentials');
       await page.waitForURL(`${origin}/protected`);

@@ -2,7 +2,8 @@
 # Runs every test of the workspace:
 #   1. installs the pinned Auth.js packages for the interop tests (npm ci, from the lockfile);
 #   2. cargo test for every crate (unit, integration, adapter conformance on memory, SQLite,
-#      PostgreSQL and Redis, interop with @auth/core, doc tests);
+#      PostgreSQL and Redis, interop with @auth/core, doc tests; the email tests against a
+#      real SMTP server, aiosmtpd from PyPI, installed into ~/.cache on first use);
 #   3. the official next-auth/react clients (v5 and v4) against the example app, with JWT
 #      sessions and with database sessions on SQLite, PostgreSQL and Redis;
 #   4. OAuth/OIDC sign-in, refresh rotation and RP-initiated logout of the standalone server
@@ -27,6 +28,25 @@ require=${PORTCULLIS_REQUIRE_SERVICES:-0}
 if [ ! -d interop/node_modules/@auth/core ] || [ interop/package-lock.json -nt interop/node_modules/.package-lock.json ]; then
   echo "== npm ci (interop)"
   npm ci --prefix interop --no-audit --no-fund --loglevel=error
+fi
+
+# A real SMTP server for the email tests: aiosmtpd (PyPI, pinned) in a virtualenv kept
+# under ~/.cache; the tests find it through PORTCULLIS_SMTPD_PYTHON.
+if [ -z "${PORTCULLIS_SMTPD_PYTHON:-}" ]; then
+  venv=${PORTCULLIS_SMTPD_VENV:-$HOME/.cache/portcullis-smtpd-venv}
+  if ! "$venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
+    echo "== pip install aiosmtpd (into $venv)"
+    if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/smtpd-requirements.txt; }; then
+      if [ "$require" = 1 ]; then
+        echo "error: could not install aiosmtpd, which the email tests need" >&2
+        exit 1
+      fi
+      echo "warning: no aiosmtpd: the SMTP tests will be skipped" >&2
+    fi
+  fi
+  if "$venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
+    export PORTCULLIS_SMTPD_PYTHON="$venv/bin/python"
+  fi
 fi
 
 echo "== cargo test"

@@ -149,6 +149,7 @@ async fn flt05_an_unreachable_limiter_fails_closed_and_recovers() {
         .rate_limits(RateLimits {
             per_identifier: (3, Duration::from_secs(60)),
             per_ip: (20, Duration::from_secs(60)),
+            ..RateLimits::default()
         })
         .build()
         .unwrap();

@@ -4,14 +4,13 @@
 
 use std::sync::Arc;
 
-use portcullis::adapter::{PasswordAdapter, UserAdapter, UserUpdate};
+use portcullis::adapter::{UserAdapter, UserUpdate};
 use portcullis::{
-    AuthorizeError, CallbackError, Callbacks, Credentials, JwtParams, SessionParams,
-    SignInDecision, SignInParams, Token, Trigger, User,
+    CallbackError, Callbacks, JwtParams, SessionParams, SignInDecision, SignInParams, Token,
+    Trigger,
 };
 use serde_json::{Map, Value};
 
-use crate::password;
 use crate::webhook::{UserInfo, Webhook};
 
 /// Attributes, as stored in the user's `fields`.
@@ -240,60 +239,11 @@ impl Callbacks for ServerCallbacks {
     }
 }
 
-/// Normalises an email for lookup: trimmed, lowercased.
-pub(crate) fn normalize_email(raw: &str) -> String {
-    raw.trim().to_lowercase()
-}
-
-/// The credentials provider (id `credentials`): `username` (the email; `email` accepted
-/// too) and `password`, checked against the stored argon2id hash. Unknown users, users
-/// without a password, wrong passwords and disabled users all fail the same way, after the
-/// same work.
-pub(crate) fn credentials(
-    users: Arc<dyn UserAdapter>,
-    passwords: Arc<dyn PasswordAdapter>,
-) -> Credentials<Attributes> {
-    Credentials::new(move |form, _req| {
-        let users = users.clone();
-        let passwords = passwords.clone();
-        async move {
-            let field = |k: &str| form.get(k).and_then(Value::as_str).map(str::to_owned);
-            let email = normalize_email(
-                &field("username")
-                    .filter(|s| !s.trim().is_empty())
-                    .or_else(|| field("email"))
-                    .unwrap_or_default(),
-            );
-            let password = field("password").unwrap_or_default();
-            let failed = |e: portcullis::adapter::AdapterError| {
-                AuthorizeError::Failed(CallbackError::from_source("user lookup failed", e))
-            };
-            let user = if email.is_empty() {
-                None
-            } else {
-                users.user_by_email(&email).await.map_err(failed)?
-            };
-            let hash = match &user {
-                Some(u) => passwords.password_hash(&u.id).await.map_err(failed)?,
-                None => None,
-            };
-            // Always one argon2id verification: the dummy hash when there is no real one.
-            let ok = password::verify(password, hash).await;
-            let Some(user) = user.filter(|_| ok) else {
-                return Ok(None);
-            };
-            if passwords.is_disabled(&user.id).await.map_err(failed)? {
-                return Ok(None);
-            }
-            let mut u = User::new(user.id).with_fields(user.fields);
-            u.name = user.name;
-            u.email = user.email;
-            u.image = user.image;
-            Ok(Some(u))
-        }
-    })
-    .field("username", "Email", "email")
-    .field("password", "Password", "password")
+/// The canonical form of an address (`portcullis::email::normalize_identifier`: NFKC,
+/// lowercase, IDNA domain), the one every sign-in path looks users up by.
+pub(crate) fn normalize_email(raw: &str) -> Result<String, String> {
+    portcullis::email::normalize_identifier(raw)
+        .map_err(|e| format!("EMAIL: `{}` is not an address: {e}", raw.trim()))
 }
 
 #[cfg(test)]

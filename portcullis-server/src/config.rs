@@ -32,6 +32,43 @@ struct FileConfig {
     pages: Option<PagesSection>,
     webhook: Option<WebhookSection>,
     oauth: Option<OAuthSection>,
+    email: Option<EmailSection>,
+}
+
+/// `[email]`: sign-in links by email (the `email` provider).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmailSection {
+    /// `smtp://[user:pass@]host[:port]`, `smtps://…`, or `log` (development: print links).
+    server: Option<String>,
+    /// The From address (`Name <no-reply@example.com>`).
+    from: Option<String>,
+    /// Minutes a link stays valid (default 10).
+    max_age_minutes: Option<u64>,
+    /// Whether a link may create a user on first use (default true).
+    sign_up: Option<bool>,
+    /// Whether `POST /api/auth/signup` creates email + password accounts (default false).
+    password_sign_up: Option<bool>,
+}
+
+/// The email provider's settings.
+#[derive(Clone)]
+pub(crate) struct EmailSettings {
+    pub(crate) sender: std::sync::Arc<dyn portcullis::email::Sender>,
+    /// What the sender is, for the startup log (never the credentials).
+    pub(crate) describe: String,
+    pub(crate) max_age: time::Duration,
+    pub(crate) sign_up: bool,
+}
+
+impl std::fmt::Debug for EmailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailSettings")
+            .field("sender", &self.describe)
+            .field("max_age", &self.max_age)
+            .field("sign_up", &self.sign_up)
+            .finish()
+    }
 }
 
 /// `[oauth]`: OAuth / OpenID Connect sign-in.
@@ -117,6 +154,10 @@ pub(crate) struct Settings {
     pub(crate) webhook: Option<crate::webhook::WebhookSettings>,
     /// OAuth / OIDC providers, from `[[oauth.providers]]` and `AUTH_<ID>_*`.
     pub(crate) oauth: Vec<portcullis::OAuth>,
+    /// The email provider, when `AUTH_EMAIL_SERVER` and `AUTH_EMAIL_FROM` are set.
+    pub(crate) email: Option<EmailSettings>,
+    /// `PORTCULLIS_SIGN_UP`: the password sign-up route is open (needs `email`).
+    pub(crate) password_sign_up: bool,
 }
 
 /// The default database.
@@ -317,6 +358,23 @@ impl Settings {
         );
 
         let oauth = oauth_from(file.oauth.unwrap_or_default(), &env, &mut problems);
+        let email_section = file.email.unwrap_or_default();
+        let password_sign_up = match env("PORTCULLIS_SIGN_UP").as_deref() {
+            Some(raw) => parse_bool(raw).unwrap_or_else(|| {
+                problems.push(format!(
+                    "PORTCULLIS_SIGN_UP: `{raw}` is not a boolean: use `true` or `false`"
+                ));
+                false
+            }),
+            None => email_section.password_sign_up.unwrap_or(false),
+        };
+        let email = email_from(email_section, &env, production, &mut problems);
+        if password_sign_up && email.is_none() {
+            problems.push(
+                "PORTCULLIS_SIGN_UP: sign-up mails a verification link: set AUTH_EMAIL_SERVER and AUTH_EMAIL_FROM too"
+                    .to_owned(),
+            );
+        }
 
         if !problems.is_empty() {
             return Err(problems);
@@ -339,6 +397,8 @@ impl Settings {
             pages,
             webhook,
             oauth,
+            email,
+            password_sign_up,
         })
     }
 
@@ -350,6 +410,111 @@ impl Settings {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("data"))
     }
+}
+
+/// `true`/`1` or `false`/`0`.
+fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.trim() {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// The email provider: `AUTH_EMAIL_SERVER` (or `[email] server`) and `AUTH_EMAIL_FROM` (or
+/// `[email] from`) together turn it on; one without the other is a problem.
+/// `PORTCULLIS_EMAIL_MAX_AGE_MINUTES` and `PORTCULLIS_EMAIL_SIGN_UP` override the file.
+fn email_from(
+    section: EmailSection,
+    env: &dyn Fn(&str) -> Option<String>,
+    production: bool,
+    problems: &mut Vec<String>,
+) -> Option<EmailSettings> {
+    let server = env("AUTH_EMAIL_SERVER").or(section.server);
+    let from = env("AUTH_EMAIL_FROM").or(section.from);
+    let max_age_minutes = match env("PORTCULLIS_EMAIL_MAX_AGE_MINUTES") {
+        Some(raw) => match raw.trim().parse::<u64>() {
+            Ok(m) => Some(m),
+            Err(_) => {
+                problems.push(format!(
+                    "PORTCULLIS_EMAIL_MAX_AGE_MINUTES: `{raw}` is not a number of minutes: use e.g. `10`"
+                ));
+                None
+            }
+        },
+        None => section.max_age_minutes,
+    };
+    let sign_up = match env("PORTCULLIS_EMAIL_SIGN_UP").as_deref() {
+        Some(raw) => match parse_bool(raw) {
+            Some(b) => b,
+            None => {
+                problems.push(format!(
+                    "PORTCULLIS_EMAIL_SIGN_UP: `{raw}` is not a boolean: use `true` or `false`"
+                ));
+                true
+            }
+        },
+        None => section.sign_up.unwrap_or(true),
+    };
+    let (server, from) = match (server, from) {
+        (None, None) => return None,
+        (Some(_), None) => {
+            problems.push(
+                "AUTH_EMAIL_FROM: missing: the email provider needs a From address, e.g. `Portcullis <no-reply@example.com>`"
+                    .to_owned(),
+            );
+            return None;
+        }
+        (None, Some(_)) => {
+            problems.push(
+                "AUTH_EMAIL_SERVER: missing: set `smtp://user:pass@host:587` (STARTTLS), `smtps://…` (TLS) or `log` (development)"
+                    .to_owned(),
+            );
+            return None;
+        }
+        (Some(s), Some(f)) => (s, f),
+    };
+    let max_age =
+        time::Duration::minutes(i64::try_from(max_age_minutes.unwrap_or(10)).unwrap_or(i64::MAX));
+    if !(1..=1440).contains(&max_age.whole_minutes()) {
+        problems.push(
+            "PORTCULLIS_EMAIL_MAX_AGE_MINUTES: must be between 1 and 1440 (a day)".to_owned(),
+        );
+        return None;
+    }
+    let (sender, describe): (std::sync::Arc<dyn portcullis::email::Sender>, String) = if server
+        .trim()
+        == "log"
+    {
+        if production {
+            problems.push(
+                    "AUTH_EMAIL_SERVER: `log` prints sign-in links to stderr: not allowed in production, use an smtp:// or smtps:// URL"
+                        .to_owned(),
+                );
+            return None;
+        }
+        (
+            std::sync::Arc::new(portcullis::email::LogSender),
+            "log (development: links printed to stderr)".to_owned(),
+        )
+    } else {
+        match portcullis::email::SmtpSender::from_url(&server, &from) {
+            Ok(s) => {
+                let describe = format!("{} ({:?})", crate::stores::redact(&server), s.security());
+                (std::sync::Arc::new(s), describe)
+            }
+            Err(e) => {
+                problems.push(format!("AUTH_EMAIL_SERVER / AUTH_EMAIL_FROM: {e}"));
+                return None;
+            }
+        }
+    };
+    Some(EmailSettings {
+        sender,
+        describe,
+        max_age,
+        sign_up,
+    })
 }
 
 /// The OAuth providers: `[[oauth.providers]]` entries, then the environment — a generic

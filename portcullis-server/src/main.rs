@@ -181,6 +181,20 @@ fn init_logging(json: bool) {
 }
 
 /// Builds the `Auth`. `create_secret`: in development, generate the secret file if needed.
+/// The password provider (id `credentials`): sign-in always; with the email settings also
+/// the reset mails, and sign-up when `PORTCULLIS_SIGN_UP` is on.
+fn passwords(settings: &Settings) -> portcullis::Passwords {
+    let mut p = portcullis::Passwords::new()
+        .name("Credentials")
+        .hasher(password::hasher().clone());
+    if let Some(email) = &settings.email {
+        p = p
+            .shared_sender(email.sender.clone())
+            .allow_sign_up(settings.password_sign_up);
+    }
+    p
+}
+
 fn build_auth(settings: &Settings, stores: &Stores, create_secret: bool) -> Result<Auth, String> {
     let mut secrets = settings.secrets.clone();
     if secrets.is_empty() {
@@ -221,7 +235,7 @@ fn build_auth(settings: &Settings, stores: &Stores, create_secret: bool) -> Resu
         }),
     };
     let mut builder = AuthConfig::builder(callbacks)
-        .credentials(callbacks::credentials(users, stores.passwords()))
+        .passwords(passwords(settings))
         .body_limit(serve::BODY_LIMIT)
         .theme(settings.theme.clone())
         .pages(settings.pages.clone());
@@ -230,6 +244,14 @@ fn build_auth(settings: &Settings, stores: &Stores, create_secret: bool) -> Resu
     }
     for p in &settings.oauth {
         builder = builder.oauth(p.clone());
+    }
+    if let Some(email) = &settings.email {
+        tracing::info!(sender = %email.describe, max_age_minutes = email.max_age.whole_minutes(), sign_up = email.sign_up, "email sign-in enabled (provider `email`)");
+        builder = builder.email(
+            portcullis::Email::with_sender(email.sender.clone())
+                .max_age(email.max_age)
+                .allow_sign_up(email.sign_up),
+        );
     }
     builder = builder.from_env_with(|k| match k {
         "AUTH_URL" | "AUTH_TRUST_HOST" => None, // resolved by Settings (file + env)
@@ -257,7 +279,7 @@ fn build_auth(settings: &Settings, stores: &Stores, create_secret: bool) -> Resu
     // Read "not before" times on every JWT session read: with a cache, a token re-issued
     // by a read inside the cache window after `users disable` would outlive the revocation.
     builder = builder.revocation_cache_ttl(Duration::ZERO);
-    builder = stores.apply(builder, settings.strategy);
+    builder = stores.apply(builder, settings.strategy, settings.email.is_some());
     builder
         .build()
         .map(Auth::new)
@@ -267,7 +289,6 @@ fn build_auth(settings: &Settings, stores: &Stores, create_secret: bool) -> Resu
 async fn run_serve(settings: Settings) -> Result<(), String> {
     let stores = Stores::open(&settings).await?;
     let auth = build_auth(&settings, &stores, true)?;
-    password::warm_up();
     let _sweeper = stores.sweeper();
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -338,7 +359,7 @@ fn trim_newline(mut s: String) -> String {
 }
 
 async fn find_user(stores: &Stores, email: &str) -> Result<AdapterUser, String> {
-    let email = normalize_email(email);
+    let email = normalize_email(email)?;
     stores
         .users()
         .user_by_email(&email)
@@ -355,10 +376,7 @@ async fn run_users(settings: Settings, cmd: UsersCommand) -> Result<(), String> 
     let r = async {
         match cmd {
             UsersCommand::Add { email, name, attrs } => {
-                let email = normalize_email(&email);
-                if !email.contains('@') || email.len() > 320 {
-                    return Err(format!("EMAIL: `{email}` is not an email address"));
-                }
+                let email = normalize_email(&email)?;
                 let mut fields = Map::new();
                 for a in attrs {
                     let Some((k, v)) = a.split_once('=') else {
@@ -372,7 +390,7 @@ async fn run_users(settings: Settings, cmd: UsersCommand) -> Result<(), String> 
                     fields.insert(k.to_owned(), Value::String(v.to_owned()));
                 }
                 let password = read_password()?;
-                let phc = password::hash(password)
+                let phc = password::hash(&password)
                     .await
                     .map_err(|e| format!("password: {e}"))?;
                 let user = AdapterUser {
@@ -407,6 +425,7 @@ async fn run_users(settings: Settings, cmd: UsersCommand) -> Result<(), String> 
                     let disabled = passwords.is_disabled(&id).await.map_err(store_err)?;
                     let line = serde_json::json!({
                         "id": u.id, "email": u.email, "name": u.name,
+                        "email_verified": u.email_verified.is_some(),
                         "attributes": u.fields, "disabled": disabled,
                     });
                     println_out(&line.to_string());
@@ -428,7 +447,7 @@ async fn run_users(settings: Settings, cmd: UsersCommand) -> Result<(), String> 
             }
             UsersCommand::SetPassword { email } => {
                 let u = find_user(&stores, &email).await?;
-                let phc = password::hash(read_password()?)
+                let phc = password::hash(&read_password()?)
                     .await
                     .map_err(|e| format!("password: {e}"))?;
                 stores

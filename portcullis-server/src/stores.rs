@@ -103,12 +103,24 @@ impl Stores {
         }
     }
 
-    /// Adds the stores to the configuration.
+    /// Adds the stores to the configuration. With `email`, the verification tokens too.
     pub(crate) fn apply<C: Callbacks>(
         &self,
         builder: AuthConfigBuilder<C>,
         strategy: SessionStrategy,
+        email: bool,
     ) -> AuthConfigBuilder<C> {
+        // Users and passwords always live in the database (the password provider, and
+        // OAuth users); the email flows also keep their tokens there.
+        let builder = match &self.db {
+            Db::Sqlite(d) => builder.user_adapter(d.clone()).password_adapter(d.clone()),
+            Db::Postgres(d) => builder.user_adapter(d.clone()).password_adapter(d.clone()),
+        };
+        let builder = match (&self.db, email) {
+            (Db::Sqlite(d), true) => builder.verification_token_adapter(d.clone()),
+            (Db::Postgres(d), true) => builder.verification_token_adapter(d.clone()),
+            (_, false) => builder,
+        };
         let builder = match (&self.db, strategy) {
             (Db::Sqlite(d), SessionStrategy::Database) => builder.adapter(d.clone()),
             (Db::Postgres(d), SessionStrategy::Database) => builder.adapter(d.clone()),

@@ -58,6 +58,10 @@ pub struct SignInParams<'a, X> {
     pub account: &'a Account,
     /// For credentials sign-ins, the submitted form (including the password: do not log it).
     pub credentials: Option<&'a Map<String, Value>>,
+    /// Email provider: `true` when the user asked for a sign-in link (before it is sent;
+    /// refusing stops the mail), `false` when they follow it (Auth.js
+    /// `email.verificationRequest`). Always `false` for other providers.
+    pub verification_request: bool,
 }
 
 /// The arguments of [`Callbacks::jwt`].
@@ -308,6 +312,7 @@ pub(crate) trait DynCallbacks: Send + Sync {
         user: &AnyUser,
         account: &Account,
         credentials: Option<&Map<String, Value>>,
+        verification_request: bool,
     ) -> Result<SignInDecision, Error>;
 
     fn redirect(&self, url: &str, base_url: &Url) -> Url;
@@ -375,12 +380,14 @@ impl<T: Callbacks> DynCallbacks for Erased<T> {
         user: &AnyUser,
         account: &Account,
         credentials: Option<&Map<String, Value>>,
+        verification_request: bool,
     ) -> Result<SignInDecision, Error> {
         let typed = downcast_user::<T::UserFields>(user)?;
         let fut = self.0.sign_in(SignInParams {
             user: typed,
             account,
             credentials,
+            verification_request,
         });
         match catch_unwind(fut).await {
             Ok(r) => r.map_err(|e| callback_error("sign_in", e)),

@@ -66,6 +66,9 @@ pub struct AuthConfig {
     pub(crate) url: Option<Url>,
     pub(crate) trust_host: bool,
     pub(crate) csrf_secret: String,
+    /// Every configured secret, the encoding one first.
+    #[cfg_attr(not(feature = "email"), allow(dead_code))]
+    pub(crate) secrets: Vec<Secret>,
     pub(crate) compat: Compat,
     pub(crate) max_age: i64,
     pub(crate) strategy: SessionStrategy,
@@ -190,6 +193,18 @@ impl AuthConfig {
 
     /// Whether cookies are `Secure` when no request is at hand (from `AUTH_URL`).
     /// Whether cookies for requests on `origin` are `Secure` (and `__Secure-`/`__Host-`).
+    /// How many secrets are configured.
+    #[cfg(feature = "email")]
+    pub(crate) fn secret_count(&self) -> usize {
+        self.secrets.len()
+    }
+
+    /// The configured secrets, the encoding one first.
+    #[cfg(feature = "email")]
+    pub(crate) fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.secrets.iter().map(Secret::expose)
+    }
+
     pub(crate) fn is_secure(&self, origin: &Url) -> bool {
         self.secure_override.unwrap_or(origin.scheme() == "https")
     }
@@ -319,6 +334,13 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
         self
     }
 
+    /// Sets the password store (password hashes and the disabled flag), for
+    /// [`passwords`](Self::passwords).
+    pub fn password_adapter<A: crate::adapter::PasswordAdapter>(mut self, adapter: Arc<A>) -> Self {
+        self.stores.passwords = Some(adapter);
+        self
+    }
+
     /// One adapter for every capability (the SQL adapters, the memory adapter).
     pub fn adapter<A>(self, adapter: Arc<A>) -> Self
     where
@@ -402,6 +424,75 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
                 .problems
                 .push(format!("provider `{}`: {e}", provider.id)),
         }
+        self
+    }
+
+    /// Adds the email provider (sign-in links, see [`Email`](crate::Email)). It needs
+    /// `AUTH_URL` (links are never built from a request's `Host`), a user adapter and a
+    /// verification-token adapter; [`build`](Self::build) reports what is missing.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::sync::Arc;
+    /// use portcullis::{AuthConfig, DefaultCallbacks, Email, adapter::memory::MemoryAdapter};
+    /// use portcullis::email::LogSender;
+    /// let store = Arc::new(MemoryAdapter::new());
+    /// let config = AuthConfig::builder(DefaultCallbacks)
+    ///     .secret("0123456789abcdef0123456789abcdef-example")
+    ///     .url("http://localhost:3000")
+    ///     .user_adapter(store.clone())
+    ///     .verification_token_adapter(store)
+    ///     .email(Email::new(LogSender))
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = config;
+    /// ```
+    #[cfg(feature = "email")]
+    pub fn email(mut self, provider: crate::Email) -> Self {
+        if provider.max_age < time::Duration::minutes(1)
+            || provider.max_age > time::Duration::days(1)
+        {
+            self.problems.push(format!(
+                "provider `{}`: max_age must be between one minute and one day",
+                provider.id
+            ));
+        }
+        self.providers.push(ProviderEntry {
+            id: provider.id.clone(),
+            name: provider.name.clone(),
+            kind: ProviderKind::Email(Box::new(provider)),
+        });
+        self
+    }
+
+    /// Adds email + password accounts (sign-in, and — as configured — sign-up,
+    /// verification, reset and change; see [`Passwords`](crate::Passwords)). Needs a user
+    /// adapter and a password adapter; with a sender, also `AUTH_URL` and a
+    /// verification-token adapter. [`build`](Self::build) reports what is missing.
+    #[cfg(all(feature = "email", feature = "password"))]
+    pub fn passwords(mut self, provider: crate::Passwords) -> Self {
+        if provider.sign_up && provider.sender.is_none() {
+            self.problems.push(format!(
+                "provider `{}`: sign-up sends a verification mail: give it a sender",
+                provider.id
+            ));
+        }
+        for (what, d) in [
+            ("verify_max_age", provider.verify_max_age),
+            ("reset_max_age", provider.reset_max_age),
+        ] {
+            if d < time::Duration::minutes(1) || d > time::Duration::days(7) {
+                self.problems.push(format!(
+                    "provider `{}`: {what} must be between one minute and seven days",
+                    provider.id
+                ));
+            }
+        }
+        self.providers.push(ProviderEntry {
+            id: provider.id.clone(),
+            name: provider.name.clone(),
+            kind: ProviderKind::Password(Box::new(provider)),
+        });
         self
     }
 
@@ -577,11 +668,76 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
         for (name, (limit, window)) in [
             ("per_identifier", self.rate_limits.per_identifier),
             ("per_ip", self.rate_limits.per_ip),
+            (
+                "email_per_identifier",
+                self.rate_limits.email_per_identifier,
+            ),
+            ("email_per_ip", self.rate_limits.email_per_ip),
+            (
+                "verify_per_identifier",
+                self.rate_limits.verify_per_identifier,
+            ),
         ] {
             if limit == 0 || window.is_zero() {
                 problems.push(format!(
                     "rate_limits: {name} needs at least one attempt in a non-zero window"
                 ));
+            }
+        }
+        #[cfg(feature = "email")]
+        for p in &self.providers {
+            if !matches!(p.kind, ProviderKind::Email(_)) {
+                continue;
+            }
+            if url.is_none() {
+                problems.push(format!(
+                    "provider `{}`: email links are built from AUTH_URL, never from the request's Host: set AUTH_URL",
+                    p.id
+                ));
+            }
+            if self.stores.users.is_none() {
+                problems.push(format!(
+                    "provider `{}`: needs a user adapter: call `.user_adapter(…)`",
+                    p.id
+                ));
+            }
+            if self.stores.tokens.is_none() {
+                problems.push(format!(
+                    "provider `{}`: needs a verification-token adapter: call `.verification_token_adapter(…)`",
+                    p.id
+                ));
+            }
+        }
+        #[cfg(all(feature = "email", feature = "password"))]
+        for p in &self.providers {
+            let ProviderKind::Password(pw) = &p.kind else {
+                continue;
+            };
+            if self.stores.users.is_none() {
+                problems.push(format!(
+                    "provider `{}`: needs a user adapter: call `.user_adapter(…)`",
+                    p.id
+                ));
+            }
+            if self.stores.passwords.is_none() {
+                problems.push(format!(
+                    "provider `{}`: needs a password adapter: call `.password_adapter(…)`",
+                    p.id
+                ));
+            }
+            if pw.sender.is_some() {
+                if url.is_none() {
+                    problems.push(format!(
+                        "provider `{}`: mailed links are built from AUTH_URL, never from the request's Host: set AUTH_URL",
+                        p.id
+                    ));
+                }
+                if self.stores.tokens.is_none() {
+                    problems.push(format!(
+                        "provider `{}`: mailed links need a verification-token adapter: call `.verification_token_adapter(…)`",
+                        p.id
+                    ));
+                }
             }
         }
         let strategy = self.strategy.unwrap_or(if self.stores.sessions.is_some() {
@@ -602,6 +758,19 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
                         .to_owned(),
                 );
             }
+        }
+        #[cfg(all(feature = "email", feature = "password"))]
+        if strategy == SessionStrategy::Jwt
+            && self.stores.revocations.is_none()
+            && let Some(p) = self
+                .providers
+                .iter()
+                .find(|p| matches!(p.kind, ProviderKind::Password(_)))
+        {
+            problems.push(format!(
+                "provider `{}`: with JWT sessions a password reset or change must end the user's other sessions: call `.revocation_adapter(…)`",
+                p.id
+            ));
         }
         let absolute_max_age = self
             .absolute_max_age
@@ -664,6 +833,7 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
             url,
             trust_host: self.trust_host.unwrap_or(false),
             csrf_secret,
+            secrets: self.secrets,
             compat: self.compat,
             max_age,
             strategy,

@@ -207,6 +207,16 @@ pub enum Error {
     /// `OAuthAccountNotLinked`).
     #[error("OAuth account not linked: {0}")]
     OAuthAccountNotLinked(&'static str),
+    /// An email sign-in request could not be accepted: the address is missing, not a
+    /// string, or not exactly one valid address (lists, quoted local parts… SECURITY.md
+    /// EML-05…07), or a link has no token. Auth.js's `EmailSignInError`: not client-safe,
+    /// so clients see `Configuration`.
+    #[error("email sign-in refused: {0}")]
+    EmailSignin(&'static str),
+    /// A verification link is unknown, already used, expired, or for another address
+    /// (Auth.js `Verification`).
+    #[error("verification failed: {0}")]
+    Verification(&'static str),
     /// A store call failed. Likely cause: the database or Redis is down or misconfigured.
     #[error("adapter call `{call}` failed: {source}")]
     Adapter {
@@ -227,7 +237,10 @@ impl Error {
             Self::AccessDenied => ErrorCode::AccessDenied,
             Self::OAuthCallback(_) => ErrorCode::OAuthCallbackError,
             Self::OAuthAccountNotLinked(_) => ErrorCode::OAuthAccountNotLinked,
-            Self::InvalidCheck(_) | Self::OAuthProvider { .. } => ErrorCode::Configuration,
+            Self::Verification(_) => ErrorCode::Verification,
+            Self::InvalidCheck(_) | Self::OAuthProvider { .. } | Self::EmailSignin(_) => {
+                ErrorCode::Configuration
+            }
             Self::Callback { .. }
             | Self::InvalidProvider(_)
             | Self::UntrustedHost
@@ -253,6 +266,8 @@ impl Error {
             Self::OAuthCallback(_) => "OAuthCallbackError",
             Self::OAuthProvider { .. } => "CallbackRouteError",
             Self::OAuthAccountNotLinked(_) => "OAuthAccountNotLinked",
+            Self::EmailSignin(_) => "EmailSignInError",
+            Self::Verification(_) => "Verification",
         }
     }
 }

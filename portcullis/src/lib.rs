@@ -62,11 +62,15 @@
 //! | [`Credentials`] | the credentials provider |
 //! | [`jwt`] | the JWE codec Auth.js uses for session tokens |
 //! | `OAuth`, `providers` | OAuth 2.0 / OpenID Connect providers and presets (feature `oauth`) |
+//! | [`Email`], [`email`] | sign-in links by email, address normalisation, SMTP delivery (feature `email`) |
+//! | [`Passwords`], [`password`] | email + password accounts: Argon2id, sign-up, verification, reset, change (features `email` + `password`) |
 //!
 //! ## Features
 //! | feature | default | what |
 //! |---|---|---|
 //! | `oauth` | yes | OAuth 2.0 / OIDC sign-in: `OAuth`, the `providers` presets, ID-token verification (RS256, ES256, EdDSA), refresh-token rotation; pulls reqwest + rustls (ring) |
+//! | `email` | yes | the `email` provider (magic links), `email::normalize_identifier`, templates, `SmtpSender` (lettre, rustls/ring) and `LogSender` |
+//! | `password` | yes | `password::PasswordHasher` (Argon2id, OWASP parameters, rehash detection, hashing on the blocking pool); with `email`, `Passwords` |
 //!
 //! ## Security
 //! - Session tokens are JWE `dir` + `A256CBC-HS512` with keys derived by HKDF from the
@@ -94,10 +98,14 @@ mod callbacks;
 mod config;
 mod cookie;
 mod csrf;
+#[cfg(feature = "email")]
+pub mod email;
 mod error;
 mod events;
 pub mod jwt;
 mod manage;
+#[cfg(feature = "password")]
+pub mod password;
 mod provider;
 #[cfg(feature = "oauth")]
 pub mod providers;
@@ -133,6 +141,10 @@ pub use crate::provider::oauth::{
 pub use crate::provider::{
     AuthorizeError, AuthorizeRequest, CredentialField, Credentials, DEFAULT_MAX_FIELD_LEN,
 };
+#[cfg(all(feature = "email", feature = "password"))]
+pub use crate::provider::{BreachedPasswords, Passwords};
+#[cfg(feature = "email")]
+pub use crate::provider::{DEFAULT_LINK_MAX_AGE, Email};
 pub use crate::ratelimit::{MemoryRateLimiter, RateDecision, RateLimiter, RateLimits};
 pub use crate::request::ClientIp;
 pub use crate::secret::Secret;

@@ -62,6 +62,15 @@ pub struct RateLimits {
     pub per_identifier: (u32, Duration),
     /// Attempts per client IP (default 20 per minute), when the IP is known.
     pub per_ip: (u32, Duration),
+    /// Emails requested per address: sign-in links, sign-up verification and password
+    /// resets (default 5 per hour). Stops mail-bombing one inbox (SECURITY.md EML-13).
+    pub email_per_identifier: (u32, Duration),
+    /// Emails requested per client IP (default 20 per hour): one client cannot send mail
+    /// to thousands of addresses.
+    pub email_per_ip: (u32, Duration),
+    /// Uses of email links per address (default 10 per 15 minutes): bounds token guessing
+    /// (SECURITY.md EML-14) on top of the 256-bit tokens.
+    pub verify_per_identifier: (u32, Duration),
 }
 
 impl Default for RateLimits {
@@ -69,6 +78,9 @@ impl Default for RateLimits {
         Self {
             per_identifier: (5, Duration::from_secs(15 * 60)),
             per_ip: (20, Duration::from_secs(60)),
+            email_per_identifier: (5, Duration::from_secs(60 * 60)),
+            email_per_ip: (20, Duration::from_secs(60 * 60)),
+            verify_per_identifier: (10, Duration::from_secs(15 * 60)),
         }
     }
 }

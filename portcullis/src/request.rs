@@ -30,6 +30,16 @@ pub(crate) enum Action {
     Log,
     /// Session management (beyond Auth.js).
     Sessions,
+    /// Password accounts (beyond Auth.js): create one.
+    Signup,
+    /// Password accounts: confirm an address.
+    VerifyEmail,
+    /// Password accounts: ask for a reset link.
+    ForgotPassword,
+    /// Password accounts: set a new password with a reset link.
+    ResetPassword,
+    /// Password accounts: change the password while signed in.
+    ChangePassword,
 }
 
 impl Action {
@@ -46,6 +56,11 @@ impl Action {
             Self::WebauthnOptions => "webauthn-options",
             Self::Log => "_log",
             Self::Sessions => "sessions",
+            Self::Signup => "signup",
+            Self::VerifyEmail => "verify-email",
+            Self::ForgotPassword => "forgot-password",
+            Self::ResetPassword => "reset-password",
+            Self::ChangePassword => "change-password",
         }
     }
 
@@ -62,6 +77,11 @@ impl Action {
             "webauthn-options" => Self::WebauthnOptions,
             "_log" => Self::Log,
             "sessions" => Self::Sessions,
+            "signup" => Self::Signup,
+            "verify-email" => Self::VerifyEmail,
+            "forgot-password" => Self::ForgotPassword,
+            "reset-password" => Self::ResetPassword,
+            "change-password" => Self::ChangePassword,
             _ => return None,
         })
     }
@@ -70,7 +90,13 @@ impl Action {
     pub(crate) fn is_page(self) -> bool {
         matches!(
             self,
-            Self::Signin | Self::Signout | Self::Error | Self::VerifyRequest
+            Self::Signin
+                | Self::Signout
+                | Self::Error
+                | Self::VerifyRequest
+                | Self::Signup
+                | Self::ForgotPassword
+                | Self::ResetPassword
         )
     }
 }
@@ -130,9 +156,17 @@ pub(crate) fn parse_path<'a>(
 /// Which methods an action takes.
 pub(crate) fn allowed_methods(action: Action, has_provider: bool) -> &'static str {
     match (action, has_provider) {
-        (Action::Csrf | Action::Providers | Action::Error | Action::VerifyRequest, _)
+        (
+            Action::Csrf
+            | Action::Providers
+            | Action::Error
+            | Action::VerifyRequest
+            | Action::VerifyEmail,
+            _,
+        )
         | (Action::WebauthnOptions, _) => "GET",
-        (Action::Log, _) | (Action::Sessions, true) => "POST",
+        (Action::Log | Action::ChangePassword, _) | (Action::Sessions, true) => "POST",
+        (Action::Signup | Action::ForgotPassword | Action::ResetPassword, _) => "GET, POST",
         (Action::Sessions, false) => "GET",
         (Action::Signin | Action::Signout | Action::Session, _) | (Action::Callback, _) => {
             "GET, POST"

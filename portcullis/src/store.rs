@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 use crate::adapter::{
-    AdapterError, AdapterSession, AdapterUser, RevocationAdapter, SessionAdapter, TokenHash,
-    UserAdapter, VerificationTokenAdapter,
+    AdapterError, AdapterSession, AdapterUser, PasswordAdapter, RevocationAdapter, SessionAdapter,
+    TokenHash, UserAdapter, VerificationTokenAdapter,
 };
 
 /// Most entries kept in the "not before" cache; past this it is cleared.
@@ -26,6 +26,8 @@ pub(crate) struct Stores {
     pub(crate) sessions: Option<Arc<dyn SessionAdapter>>,
     pub(crate) tokens: Option<Arc<dyn VerificationTokenAdapter>>,
     pub(crate) revocations: Option<Arc<dyn RevocationAdapter>>,
+    #[cfg_attr(not(feature = "password"), allow(dead_code))]
+    pub(crate) passwords: Option<Arc<dyn PasswordAdapter>>,
     pub(crate) not_before_cache: Arc<NotBeforeCache>,
 }
 

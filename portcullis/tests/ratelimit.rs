@@ -18,6 +18,9 @@ use serde_json::json;
 const LIMITS: RateLimits = RateLimits {
     per_identifier: (3, Duration::from_secs(60)),
     per_ip: (5, Duration::from_secs(60)),
+    email_per_identifier: (5, Duration::from_secs(3600)),
+    email_per_ip: (20, Duration::from_secs(3600)),
+    verify_per_identifier: (10, Duration::from_secs(900)),
 };
 
 fn limited<L: RateLimiter>(limiter: Arc<L>) -> Harness {
@@ -197,6 +200,7 @@ async fn windows_end() {
                 .rate_limits(RateLimits {
                     per_identifier: (1, Duration::from_millis(300)),
                     per_ip: (100, Duration::from_secs(60)),
+                    ..RateLimits::default()
                 })
         })
         .build();
@@ -258,6 +262,7 @@ fn zero_limits_are_refused() {
         .rate_limits(RateLimits {
             per_identifier: (0, Duration::from_secs(1)),
             per_ip: (1, Duration::ZERO),
+            ..RateLimits::default()
         })
         .build()
         .unwrap_err();

@@ -8,6 +8,8 @@
     clippy::panic
 )]
 
+pub mod smtpd;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -39,6 +41,11 @@ const SCRUB: &[&str] = &[
     "PORTCULLIS_WEBHOOK_TIMEOUT_MS",
     "PORTCULLIS_WEBHOOK_CACHE_SECONDS",
     "RUST_LOG",
+    "AUTH_EMAIL_SERVER",
+    "AUTH_EMAIL_FROM",
+    "PORTCULLIS_EMAIL_MAX_AGE_MINUTES",
+    "PORTCULLIS_EMAIL_SIGN_UP",
+    "PORTCULLIS_SIGN_UP",
 ];
 
 /// A fresh working directory (the server's `./data` goes inside).

@@ -103,7 +103,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, op: Option<&str>) -> Reply {
 
 /// JWT "sign out everywhere else": every token issued up to now is revoked, and this
 /// request's token is re-issued just after the cut-off so it survives.
-async fn revoke_other_jwts(ctx: &Ctx<'_>, user_id: &str) -> Reply {
+pub(crate) async fn revoke_other_jwts(ctx: &Ctx<'_>, user_id: &str) -> Reply {
     let cutoff = ctx.now + Duration::seconds(1);
     match ctx.cfg.stores.set_not_before(user_id, cutoff).await {
         Ok(true) => {}

@@ -3,10 +3,14 @@
 
 pub(crate) mod csrf;
 pub(crate) mod database;
+#[cfg(feature = "email")]
+pub(crate) mod email;
 pub(crate) mod manage;
 #[cfg(feature = "oauth")]
 pub(crate) mod oauth;
 pub(crate) mod pages;
+#[cfg(all(feature = "email", feature = "password"))]
+pub(crate) mod password;
 pub(crate) mod session;
 pub(crate) mod signin;
 
@@ -68,6 +72,22 @@ async fn dispatch(ctx: &Ctx<'_>) -> Result<Reply, Error> {
         Action::WebauthnOptions => return Err(Error::UnknownAction("webauthn-options")),
         Action::Log => Reply::json(StatusCode::OK, b"{}".to_vec()),
         Action::Sessions => manage::run(ctx, ctx.provider.as_deref()).await,
+        #[cfg(all(feature = "email", feature = "password"))]
+        Action::Signup
+        | Action::VerifyEmail
+        | Action::ForgotPassword
+        | Action::ResetPassword
+        | Action::ChangePassword => password::run(ctx).await?,
+        #[cfg(not(all(feature = "email", feature = "password")))]
+        Action::Signup
+        | Action::VerifyEmail
+        | Action::ForgotPassword
+        | Action::ResetPassword
+        | Action::ChangePassword => {
+            return Err(Error::UnknownAction(
+                "password accounts are not compiled in",
+            ));
+        }
     })
 }
 

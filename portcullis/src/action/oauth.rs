@@ -279,7 +279,12 @@ async fn complete(
         None => profile_user(ctx, cfg, &profile),
     };
     let user = ctx.cfg.callbacks.user_from_row(&candidate)?;
-    match ctx.cfg.callbacks.sign_in(&user, &account, None).await? {
+    match ctx
+        .cfg
+        .callbacks
+        .sign_in(&user, &account, None, false)
+        .await?
+    {
         SignInDecision::Allow => {}
         SignInDecision::Deny => return Err(Error::AccessDenied),
         SignInDecision::Redirect(to) => {

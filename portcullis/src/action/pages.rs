@@ -28,7 +28,7 @@ pub(crate) fn escape(s: &str) -> String {
 }
 
 /// A whole page: theme CSS, optional logo, the body in a card.
-fn page(ctx: &Ctx<'_>, title: &str, body: &str) -> String {
+pub(crate) fn page(ctx: &Ctx<'_>, title: &str, body: &str) -> String {
     let theme = &ctx.cfg.theme;
     let logo = theme.logo.as_deref().map_or_else(String::new, |src| {
         format!("<img class=\"logo\" src=\"{}\" alt=\"\">", escape(src))
@@ -98,6 +98,57 @@ pub(crate) fn signin(ctx: &Ctx<'_>) -> Reply {
                     escape(&ctx.csrf.token),
                     escape(callback),
                     escape(&m.sign_in_with.replace("{provider}", &p.name))
+                );
+                continue;
+            }
+            #[cfg(all(feature = "email", feature = "password"))]
+            ProviderKind::Password(pw) => {
+                // Email + password, with the reset and sign-up links when they exist.
+                let _ = write!(
+                    body,
+                    "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"csrfToken\" value=\"{}\"><input type=\"hidden\" name=\"callbackUrl\" value=\"{}\"><label for=\"input-email-for-{id}-provider\">{}</label><input id=\"input-email-for-{id}-provider\" name=\"email\" type=\"email\" autocomplete=\"username\" required><label for=\"input-password-for-{id}-provider\">Password</label><input id=\"input-password-for-{id}-provider\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required><button type=\"submit\">{}</button></form>",
+                    escape(&format!("{base}/callback/{}", p.id)),
+                    escape(&ctx.csrf.token),
+                    escape(callback),
+                    escape(&m.email_label),
+                    escape(&m.sign_in_with.replace("{provider}", &p.name)),
+                    id = escape(&p.id)
+                );
+                if pw.sender.is_some() {
+                    let _ = write!(
+                        body,
+                        "<p><a href=\"{}\">Forgot your password?</a></p>",
+                        escape(&with_query(
+                            &format!("{base}/forgot-password"),
+                            &[("callbackUrl", callback)]
+                        ))
+                    );
+                }
+                if pw.sign_up && pw.sender.is_some() {
+                    let _ = write!(
+                        body,
+                        "<p><a href=\"{}\">Create an account</a></p>",
+                        escape(&with_query(
+                            &format!("{base}/signup"),
+                            &[("callbackUrl", callback)]
+                        ))
+                    );
+                }
+                continue;
+            }
+            #[cfg(feature = "email")]
+            ProviderKind::Email(_) => {
+                // An email provider: one address field posting to `/signin/:id`.
+                let id = format!("input-email-for-{}-provider", p.id);
+                let _ = write!(
+                    body,
+                    "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"csrfToken\" value=\"{}\"><input type=\"hidden\" name=\"callbackUrl\" value=\"{}\"><label for=\"{id}\">{}</label><input id=\"{id}\" name=\"email\" type=\"email\" autocomplete=\"email\" required><button type=\"submit\">{}</button></form>",
+                    escape(&format!("{base}/signin/{}", p.id)),
+                    escape(&ctx.csrf.token),
+                    escape(callback),
+                    escape(&m.email_label),
+                    escape(&m.sign_in_with.replace("{provider}", &p.name)),
+                    id = escape(&id)
                 );
                 continue;
             }

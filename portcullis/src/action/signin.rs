@@ -35,6 +35,10 @@ pub(crate) async fn signin(ctx: &Ctx<'_>) -> Result<Reply, Error> {
         if let ProviderKind::OAuth(entry) = &provider.kind {
             return super::oauth::signin(ctx, provider, entry).await;
         }
+        #[cfg(feature = "email")]
+        if let ProviderKind::Email(email) = &provider.kind {
+            return super::email::signin(ctx, provider, email).await;
+        }
         let _ = provider;
     }
     Ok(Reply::redirect(format!("{}/signin", ctx.base_url())))
@@ -50,9 +54,18 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
         .find(|p| p.id == id)
         .ok_or_else(|| Error::InvalidProvider(id.to_owned()))?;
     let authorize = match &provider.kind {
-        ProviderKind::Credentials { authorize, .. } => authorize,
+        ProviderKind::Credentials { authorize, .. } => Some(authorize),
+        #[cfg(all(feature = "email", feature = "password"))]
+        ProviderKind::Password(_) => None,
         #[cfg(feature = "oauth")]
         ProviderKind::OAuth(entry) => return super::oauth::callback(ctx, provider, entry).await,
+        #[cfg(feature = "email")]
+        ProviderKind::Email(email) => {
+            if ctx.method != http::Method::GET {
+                return Err(Error::InvalidProvider(id.to_owned()));
+            }
+            return super::email::callback(ctx, provider, email).await;
+        }
     };
     if ctx.method != http::Method::POST {
         // A credentials callback over GET: Auth.js answers InvalidProvider.
@@ -61,9 +74,16 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
     if !ctx.csrf.verify(ctx.body_str("csrfToken")) {
         return Err(Error::MissingCsrf { action: "callback" });
     }
-    if let Some(reply) = rate_limit(ctx).await {
+    if let Some(reply) = rate_limit(ctx, &provider.kind).await {
         return Ok(reply);
     }
+    let Some(authorize) = authorize else {
+        #[cfg(all(feature = "email", feature = "password"))]
+        if let ProviderKind::Password(passwords) = &provider.kind {
+            return super::password::sign_in(ctx, provider, passwords).await;
+        }
+        return Err(Error::InvalidProvider(id.to_owned()));
+    };
     let request = AuthorizeRequest {
         method: ctx.method.clone(),
         url: ctx.request_url.clone(),
@@ -88,7 +108,7 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
     match ctx
         .cfg
         .callbacks
-        .sign_in(&user, &account, Some(&ctx.body))
+        .sign_in(&user, &account, Some(&ctx.body), false)
         .await?
     {
         SignInDecision::Allow => {}
@@ -179,15 +199,21 @@ pub(crate) async fn issue_token(
 /// Counts this credentials attempt against the identifier's and the client IP's limits
 /// (SECURITY.md CRD-06, CRD-07): `Some(429)` over a limit, `Some(503)` when the limiter
 /// fails (FLT-05: fail closed), `None` to go on. Without a limiter, `None`.
-async fn rate_limit(ctx: &Ctx<'_>) -> Option<Reply> {
-    let limiter = ctx.cfg.rate_limiter.as_ref()?;
+async fn rate_limit(ctx: &Ctx<'_>, kind: &ProviderKind) -> Option<Reply> {
+    ctx.cfg.rate_limiter.as_ref()?;
     let limits = ctx.cfg.rate_limits;
-    let identifier = ctx
-        .body_str("username")
-        .or_else(|| ctx.body_str("email"))
-        .unwrap_or_default()
-        .trim()
-        .to_lowercase();
+    let identifier = match kind {
+        // The very field the sign-in reads, normalised as it does: other spellings of one
+        // address, or a junk `username` beside the real `email`, share one bucket.
+        #[cfg(all(feature = "email", feature = "password"))]
+        ProviderKind::Password(_) => super::password::limit_identifier(ctx),
+        _ => ctx
+            .body_str("username")
+            .or_else(|| ctx.body_str("email"))
+            .unwrap_or_default()
+            .trim()
+            .to_lowercase(),
+    };
     let mut hits = vec![(
         format!("cred:id:{}", TokenHash::of(&identifier).as_str()),
         limits.per_identifier,
@@ -195,6 +221,18 @@ async fn rate_limit(ctx: &Ctx<'_>) -> Option<Reply> {
     if let Some(ip) = ctx.client_ip {
         hits.push((format!("cred:ip:{ip}"), limits.per_ip));
     }
+    enforce_limits(ctx, hits, "credentials sign-in").await
+}
+
+/// Counts one hit on each `(key, (limit, window))` with the configured limiter: `Some(429)`
+/// with `Retry-After` when any is over its limit, `Some(503)` when the limiter fails (fail
+/// closed, FLT-05), `None` to go on (also when no limiter is configured).
+pub(crate) async fn enforce_limits(
+    ctx: &Ctx<'_>,
+    hits: Vec<(String, (u32, std::time::Duration))>,
+    what: &'static str,
+) -> Option<Reply> {
+    let limiter = ctx.cfg.rate_limiter.as_ref()?;
     let mut denied: Option<std::time::Duration> = None;
     for (key, (limit, window)) in hits {
         match limiter.hit(&key, limit, window).await {
@@ -211,7 +249,7 @@ async fn rate_limit(ctx: &Ctx<'_>) -> Option<Reply> {
         }
     }
     let retry_after = denied?;
-    tracing::warn!(target: "portcullis", "[auth][warn] credentials sign-in rate-limited");
+    tracing::warn!(target: "portcullis", what, "[auth][warn] rate-limited");
     Some(limit_reply(
         StatusCode::TOO_MANY_REQUESTS,
         br#"{"error":"TooManyRequests"}"#,

@@ -1,14 +1,23 @@
-//! Sign-in providers: credentials, and (feature `oauth`) OAuth 2.0 / OpenID Connect.
+//! Sign-in providers: credentials, (feature `oauth`) OAuth 2.0 / OpenID Connect, and
+//! (feature `email`) email links.
 
 mod credentials;
+#[cfg(feature = "email")]
+mod email;
 #[cfg(feature = "oauth")]
 pub(crate) mod oauth;
+#[cfg(all(feature = "email", feature = "password"))]
+mod passwords;
 
 pub use credentials::{
     AuthorizeError, AuthorizeRequest, CredentialField, Credentials, DEFAULT_MAX_FIELD_LEN,
 };
 
 pub(crate) use credentials::DynAuthorize;
+#[cfg(feature = "email")]
+pub use email::{DEFAULT_LINK_MAX_AGE, Email};
+#[cfg(all(feature = "email", feature = "password"))]
+pub use passwords::{BreachedPasswords, Passwords};
 
 use std::sync::Arc;
 
@@ -26,6 +35,10 @@ pub(crate) enum ProviderKind {
     },
     #[cfg(feature = "oauth")]
     OAuth(Box<oauth::OAuthEntry>),
+    #[cfg(feature = "email")]
+    Email(Box<Email>),
+    #[cfg(all(feature = "email", feature = "password"))]
+    Password(Box<Passwords>),
 }
 
 impl ProviderEntry {
@@ -38,6 +51,10 @@ impl ProviderEntry {
                 oauth::OAuthKind::OAuth => "oauth",
                 oauth::OAuthKind::Oidc => "oidc",
             },
+            #[cfg(feature = "email")]
+            ProviderKind::Email(_) => "email",
+            #[cfg(all(feature = "email", feature = "password"))]
+            ProviderKind::Password(_) => "credentials",
         }
     }
 }

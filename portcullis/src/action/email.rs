@@ -1,0 +1,360 @@
+//! The email provider's two steps (PROTOCOL.md §9.3, SECURITY.md §6.8): `POST /signin/:id`
+//! sends a link; `GET /callback/:id?token=…&email=…` follows it.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::SessionStrategy;
+use crate::adapter::{AdapterError, AdapterUser, TokenHash, UserUpdate, VerificationToken};
+use crate::callbacks::{SignInDecision, Trigger};
+use crate::email::{EmailKind, EmailMessage, Sender, normalize_identifier};
+use crate::error::Error;
+use crate::events::{SignInEvent, fire};
+use crate::provider::{Email, ProviderEntry};
+use crate::request::Ctx;
+use crate::response::Reply;
+use crate::secret::{hex, random_bytes, random_uuid};
+use crate::user::{Account, AccountType};
+
+use super::{database, signin};
+
+pub(crate) fn adapter(call: &'static str) -> impl Fn(AdapterError) -> Error {
+    move |source| Error::Adapter { call, source }
+}
+
+/// The canonical address of a request field: a JSON string that normalises. Arrays,
+/// objects, numbers and lists are refused before any side effect (SECURITY.md EML-05).
+fn identifier(value: Option<&Value>) -> Result<String, Error> {
+    let Some(Value::String(raw)) = value else {
+        return Err(Error::EmailSignin(
+            "the email field is missing or not a string",
+        ));
+    };
+    normalize_identifier(raw).map_err(|e| {
+        tracing::debug!(target: "portcullis", reason = %e, "email refused");
+        Error::EmailSignin("the email address is not a single valid address")
+    })
+}
+
+/// The verification-token hashes a link may have been stored under: Auth.js's
+/// `sha256(token + secret)` with the provider's pinned secret, or else with the
+/// configuration's secrets comma-joined (what is stored); then with each configured
+/// secret alone, so links sent before a rotation keep working while the old secret is
+/// still configured (SECURITY.md KEY-04).
+fn token_hashes(ctx: &Ctx<'_>, provider: &Email, token: &str) -> Vec<TokenHash> {
+    if let Some(pinned) = &provider.secret {
+        return vec![TokenHash::of_with_secret(token, pinned)];
+    }
+    let mut out = vec![TokenHash::of_with_secret(token, &ctx.cfg.csrf_secret)];
+    if ctx.cfg.secret_count() > 1 {
+        out.extend(
+            ctx.cfg
+                .secrets()
+                .map(|s| TokenHash::of_with_secret(token, s)),
+        );
+    }
+    out
+}
+
+/// `POST /signin/:id` for an email provider (CSRF already checked).
+pub(crate) async fn signin(
+    ctx: &Ctx<'_>,
+    entry: &ProviderEntry,
+    provider: &Email,
+) -> Result<Reply, Error> {
+    let email = identifier(ctx.body.get("email"))?;
+    let limits = ctx.cfg.rate_limits;
+    let mut hits = vec![(
+        format!("email:id:{}", TokenHash::of(&email).as_str()),
+        limits.email_per_identifier,
+    )];
+    if let Some(ip) = ctx.client_ip {
+        hits.push((format!("email:ip:{ip}"), limits.email_per_ip));
+    }
+    if let Some(reply) = signin::enforce_limits(ctx, hits, "email sign-in").await {
+        return Ok(reply);
+    }
+    let users = ctx.cfg.stores.users.as_deref().ok_or(Error::SessionToken(
+        "the email provider needs a user adapter".into(),
+    ))?;
+    let tokens = ctx.cfg.stores.tokens.as_deref().ok_or(Error::SessionToken(
+        "the email provider needs a verification-token adapter".into(),
+    ))?;
+    // The same work for known and unknown addresses: one lookup, one callback, one stored
+    // token; only whether a message goes out differs, and it goes out in the background.
+    let existing = users
+        .user_by_email(&email)
+        .await
+        .map_err(adapter("user_by_email"))?;
+    let known = existing.is_some();
+    let row = existing.unwrap_or_else(|| new_user(&email, None));
+    let user = ctx.cfg.callbacks.user_from_row(&row)?;
+    let account = email_account(entry, &email);
+    match ctx
+        .cfg
+        .callbacks
+        .sign_in(&user, &account, None, true)
+        .await?
+    {
+        SignInDecision::Allow => {}
+        SignInDecision::Deny => return Err(Error::AccessDenied),
+        SignInDecision::Redirect(to) => {
+            let url = ctx.cfg.callbacks.redirect(&to, &ctx.origin);
+            return Ok(Reply::redirect(url.to_string()));
+        }
+    }
+    let token = hex(&random_bytes::<32>());
+    let expires = ctx.now + provider.max_age;
+    let hash = token_hashes(ctx, provider, &token).swap_remove(0);
+    tokens
+        .create_verification_token(&VerificationToken {
+            identifier: email.clone(),
+            token: hash,
+            expires,
+        })
+        .await
+        .map_err(adapter("create_verification_token"))?;
+    // Rendered and handed over either way; only whether it is sent differs.
+    let url = link(ctx, &entry.id, &email, &token)?;
+    let message = EmailMessage::render(EmailKind::SignIn, email, url, expires, &ctx.cfg.theme);
+    deliver(provider.sender.clone(), message, known || provider.sign_up).await;
+    Ok(Reply::redirect(format!(
+        "{}/verify-request?provider={}&type=email",
+        ctx.base_url(),
+        entry.id
+    )))
+}
+
+/// The link: `{AUTH_URL}{base}/callback/{id}?callbackUrl=…&token=…&email=…`, always from
+/// the configured URL (the builder requires one), never from the request's `Host`
+/// (SECURITY.md EML-12).
+fn link(ctx: &Ctx<'_>, id: &str, email: &str, token: &str) -> Result<url::Url, Error> {
+    mail_link(
+        ctx,
+        &format!("/callback/{id}"),
+        &[
+            ("callbackUrl", ctx.callback_url.as_str()),
+            ("token", token),
+            ("email", email),
+        ],
+    )
+}
+
+/// `{AUTH_URL}{base}{path}?{pairs}`: a link for a mail, built from the configured URL only.
+pub(crate) fn mail_link(
+    ctx: &Ctx<'_>,
+    path: &str,
+    pairs: &[(&str, &str)],
+) -> Result<url::Url, Error> {
+    let configured = ctx
+        .cfg
+        .url
+        .as_ref()
+        .ok_or(Error::SessionToken("links in mails need AUTH_URL".into()))?;
+    let origin = configured.origin().ascii_serialization();
+    let base = if ctx.cfg.base_path == "/" {
+        String::new()
+    } else {
+        ctx.cfg.base_path.clone()
+    };
+    let mut url = url::Url::parse(&format!("{origin}{base}{path}"))
+        .map_err(|e| Error::SessionToken(format!("cannot build a link: {e}")))?;
+    url.query_pairs_mut().extend_pairs(pairs);
+    Ok(url)
+}
+
+/// Hands the message to the sender without making the request wait: spawned on the
+/// current tokio runtime (awaited in place when there is none). Failures are logged
+/// without the link.
+///
+/// With `send == false` the same task is spawned and drops the message: a request whose
+/// mail is withheld (an unknown address) costs what one that sends does (EML-11).
+pub(crate) async fn deliver(sender: Arc<dyn Sender>, message: EmailMessage, send: bool) {
+    async fn run(sender: Arc<dyn Sender>, message: EmailMessage, send: bool) {
+        if !send {
+            return;
+        }
+        if let Err(e) = sender.send(&message).await {
+            tracing::error!(
+                target: "portcullis",
+                kind = message.kind.as_str(),
+                error = %e,
+                "[auth][error] EmailSignInError: the message could not be delivered"
+            );
+        }
+    }
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => {
+            handle.spawn(run(sender, message, send));
+        }
+        Err(_) => run(sender, message, send).await,
+    }
+}
+
+pub(crate) fn new_user(email: &str, verified: Option<OffsetDateTime>) -> AdapterUser {
+    AdapterUser {
+        id: random_uuid(),
+        email: Some(email.to_owned()),
+        email_verified: verified,
+        name: None,
+        image: None,
+        fields: serde_json::Map::new(),
+    }
+}
+
+fn email_account(entry: &ProviderEntry, email: &str) -> Account {
+    let mut account = Account::credentials(&entry.id, email);
+    account.kind = AccountType::Email;
+    account
+}
+
+/// Whether a link token has the shape we issue (64 lowercase hex).
+pub(crate) fn is_token(token: &str) -> bool {
+    database::is_session_token(token)
+}
+
+/// `GET /callback/:id` for an email provider: consumes the token, then signs in.
+pub(crate) async fn callback(
+    ctx: &Ctx<'_>,
+    entry: &ProviderEntry,
+    provider: &Email,
+) -> Result<Reply, Error> {
+    let Some(token) = ctx.query_str("token") else {
+        // Auth.js: a callback without a token is a configuration error.
+        return Err(Error::EmailSignin("the link has no token"));
+    };
+    let email = identifier(ctx.query.get("email"))
+        .map_err(|_| Error::Verification("the link's email is not a valid address"))?;
+    // Guessing is bounded per address (SECURITY.md EML-14); every use counts, the first
+    // real click included.
+    let hits = vec![(
+        format!("verify:id:{}", TokenHash::of(&email).as_str()),
+        ctx.cfg.rate_limits.verify_per_identifier,
+    )];
+    if let Some(reply) = signin::enforce_limits(ctx, hits, "email link").await {
+        return Ok(reply);
+    }
+    if !is_token(token) {
+        return Err(Error::Verification("the link's token is malformed"));
+    }
+    let users = ctx.cfg.stores.users.as_deref().ok_or(Error::SessionToken(
+        "the email provider needs a user adapter".into(),
+    ))?;
+    let tokens = ctx.cfg.stores.tokens.as_deref().ok_or(Error::SessionToken(
+        "the email provider needs a verification-token adapter".into(),
+    ))?;
+    let mut used = None;
+    for hash in token_hashes(ctx, provider, token) {
+        used = tokens
+            .use_verification_token(&email, &hash)
+            .await
+            .map_err(adapter("use_verification_token"))?;
+        if used.is_some() {
+            break;
+        }
+    }
+    let Some(used) = used else {
+        return Err(Error::Verification("unknown or already used link"));
+    };
+    // Valid strictly before `expires`: a link is dead at its expiry instant (CLK-05).
+    if ctx.now >= used.expires {
+        return Err(Error::Verification("expired link"));
+    }
+    let now = ctx.now;
+    let existing = users
+        .user_by_email(&email)
+        .await
+        .map_err(adapter("user_by_email"))?;
+    let (row, is_new_user) = match existing {
+        Some(mut row) => {
+            if row.email_verified.is_none() {
+                row = users
+                    .update_user(
+                        &row.id,
+                        &UserUpdate::default().with_email_verified(Some(now)),
+                    )
+                    .await
+                    .map_err(adapter("update_user"))?;
+            }
+            (row, false)
+        }
+        None if !provider.sign_up => return Err(Error::AccessDenied),
+        None => {
+            let candidate = new_user(&email, Some(now));
+            let user = ctx.cfg.callbacks.user_from_row(&candidate)?;
+            match ctx
+                .cfg
+                .callbacks
+                .sign_in(&user, &email_account(entry, &email), None, false)
+                .await?
+            {
+                SignInDecision::Allow => {}
+                SignInDecision::Deny => return Err(Error::AccessDenied),
+                SignInDecision::Redirect(to) => {
+                    let url = ctx.cfg.callbacks.redirect(&to, &ctx.origin);
+                    return Ok(Reply::redirect(url.to_string()));
+                }
+            }
+            match users.create_user(&candidate).await {
+                Ok(created) => (created, true),
+                // Created a moment ago by a concurrent sign-up with another link.
+                Err(AdapterError::Conflict(_)) => match users
+                    .user_by_email(&email)
+                    .await
+                    .map_err(adapter("user_by_email"))?
+                {
+                    Some(row) => (row, false),
+                    None => {
+                        return Err(Error::Adapter {
+                            call: "create_user",
+                            source: AdapterError::Conflict("the new user vanished".into()),
+                        });
+                    }
+                },
+                Err(e) => return Err(adapter("create_user")(e)),
+            }
+        }
+    };
+    let user = ctx.cfg.callbacks.user_from_row(&row)?;
+    let account = email_account(entry, &email);
+    if !is_new_user {
+        match ctx
+            .cfg
+            .callbacks
+            .sign_in(&user, &account, None, false)
+            .await?
+        {
+            SignInDecision::Allow => {}
+            SignInDecision::Deny => return Err(Error::AccessDenied),
+            SignInDecision::Redirect(to) => {
+                let url = ctx.cfg.callbacks.redirect(&to, &ctx.origin);
+                return Ok(Reply::redirect(url.to_string()));
+            }
+        }
+    }
+    let mut reply = Reply::redirect(ctx.callback_url.to_string());
+    match ctx.cfg.strategy {
+        SessionStrategy::Database => {
+            reply.cookies = database::start_session(ctx, &row).await?;
+        }
+        SessionStrategy::Jwt => {
+            let trigger = if is_new_user {
+                Trigger::SignUp
+            } else {
+                Trigger::SignIn
+            };
+            reply.cookies = signin::issue_token(ctx, &user, &account, None, trigger, None).await?;
+        }
+    }
+    if let Some(events) = &ctx.cfg.events {
+        let event = SignInEvent {
+            user_id: row.id.clone(),
+            provider: entry.id.clone(),
+            is_new_user,
+        };
+        fire("sign_in", events.sign_in(event)).await;
+    }
+    Ok(reply)
+}
