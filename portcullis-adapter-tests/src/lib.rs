@@ -72,6 +72,7 @@
 //! | `use_verification_token` deletes and returns the matching row atomically, once | a single `DELETE … WHERE identifier = ? AND token = ? RETURNING`; 20 concurrent calls → one `Some` | [`use_verification_token_once`](cases::use_verification_token_once), [`use_verification_token_concurrent_single_use`](cases::use_verification_token_concurrent_single_use) |
 //! | a right identifier with a wrong token (or the reverse) is `None` and leaves the row | no partial match consumes the row | [`use_verification_token_wrong_identifier`](cases::use_verification_token_wrong_identifier), [`use_verification_token_wrong_token`](cases::use_verification_token_wrong_token) |
 //! | expired rows are returned like any other (or already gone with native expiry) | no expiry filtering | [`use_verification_token_returns_expired`](cases::use_verification_token_returns_expired) |
+//! | `delete_verification_tokens` deletes every row of the identifier and returns the count; `0` when it has none | one `DELETE … WHERE identifier = ?` (`rows_affected`); exact match; other identifiers' rows stay usable | [`delete_verification_tokens_of_identifier`](cases::delete_verification_tokens_of_identifier) |
 //! | `not_before`: `None` if never set; `set_not_before` replaces the earlier value | per user | [`set_not_before_replaces`](cases::set_not_before_replaces) |
 //! | (not in the contract yet) a revocation for an unknown user | stored, or `NotFound` — never `Ok` and then forgotten | [`set_not_before_unknown_user_is_never_silent`](cases::set_not_before_unknown_user_is_never_silent) |
 //!
@@ -168,6 +169,7 @@ macro_rules! verification_token_adapter_tests {
             use_verification_token_wrong_token,
             use_verification_token_concurrent_single_use,
             use_verification_token_returns_expired,
+            delete_verification_tokens_of_identifier,
         );
     };
 }

@@ -71,6 +71,16 @@ impl Keys {
         )
     }
 
+    /// `{prefix}verification-index:{sha256(identifier)}`: the identifier's token keys, for
+    /// `delete_verification_tokens`.
+    pub(crate) fn verification_index(&self, identifier: &str) -> String {
+        format!(
+            "{}verification-index:{}",
+            self.prefix,
+            TokenHash::of(identifier).as_str()
+        )
+    }
+
     /// `{prefix}not-before:{hex(user id)}`: the user's revocation time.
     pub(crate) fn not_before(&self, user_id: &str) -> String {
         format!("{}not-before:{}", self.prefix, hex(user_id.as_bytes()))
@@ -111,6 +121,10 @@ mod tests {
             let v = keys.verification(id, "00");
             let tail = v.strip_prefix("p:verification:").unwrap_or_default();
             assert_eq!(tail.len(), 64 + 1 + 2, "{v}");
+            let v = keys.verification_index(id);
+            let tail = v.strip_prefix("p:verification-index:").unwrap_or_default();
+            assert_eq!(tail.len(), 64, "{v}");
+            assert!(tail.bytes().all(|b| b.is_ascii_hexdigit()), "{v}");
         }
         // Distinct inputs, distinct keys, even where a naive join would collide.
         let ids = ["a:b", "a", "b", "a:b:", ":a:b", "A:B", "a b"];

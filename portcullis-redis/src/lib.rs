@@ -49,11 +49,17 @@
 //! | `{prefix}user-sessions:{hex(user id)}` | sorted set | the user's token hashes, scored by `created_at` | with the user's longest-lived session |
 //! | `{prefix}session-expiry` | sorted set | every token hash, scored by `expires` | never; entries whose session has expired are pruned by each `create_session` and by `delete_expired_sessions` |
 //! | `{prefix}verification:{sha256(identifier)}:{token hash}` | string | JSON `{"identifier": …, "expires": ms}` | at `expires` + grace (`PXAT`) |
+//! | `{prefix}verification-index:{sha256(identifier)}` | sorted set | the identifier's token key names, scored by `expires` + grace; entries past it are pruned by each `create_verification_token` | with the identifier's longest-lived token |
 //! | `{prefix}not-before:{hex(user id)}` | string | ms since the epoch | never |
 //! | `{prefix}rate:{sha256(limiter key)}` | string | hits in the window ([`RedisRateLimiter`]) | at the window's end (`PEXPIRE`) |
 //!
 //! Session writes that touch several keys (create, touch, delete, list, bulk delete) run
-//! as Lua scripts, so the session hash and both indexes always change together. Listing a
+//! as Lua scripts, so the session hash and both indexes always change together; so do
+//! `create_verification_token` (the token and its index entry) and
+//! `delete_verification_tokens` (every token the index names, then the index). Using a
+//! token (`GETDEL`) leaves its index entry, which names a key that is gone and is pruned
+//! once its score passes. Tokens created by a version of this crate without the index
+//! are not found by `delete_verification_tokens`; they still expire on their own. Listing a
 //! user's sessions also drops index entries whose session has expired.
 //!
 //! ## Expiry
@@ -81,9 +87,9 @@
 //! replies after 2 s). The underlying [`ConnectionManager`] reconnects by itself: once
 //! Redis is back, the same adapter works again. It notices a dropped connection only when
 //! a command fails on it, so reads and idempotent writes (`session`, `touch_session`,
-//! `delete_session`, listing and bulk deletes, revocations) are sent once more on the new
-//! connection, within the same deadline: the first request after a Redis restart does not
-//! fail. Creating a row is repeated too, and on the repeat a row identical to the one being
+//! `delete_session`, listing and bulk deletes, `delete_verification_tokens`, revocations)
+//! are sent once more on the new connection, within the same deadline: the first request
+//! after a Redis restart does not fail. Creating a row is repeated too, and on the repeat a row identical to the one being
 //! created counts as created (keys are random tokens' hashes: only the first attempt can
 //! have written it). Consuming a token (`GETDEL`) is repeated as well; only one `GETDEL`
 //! can succeed, so the single use holds, and should the first attempt have consumed the

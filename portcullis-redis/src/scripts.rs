@@ -8,8 +8,9 @@
 //!
 //! The scripts rebuild `{prefix}session:{token}` and `{prefix}user-sessions:{hex(user id)}`
 //! from the prefix and the stored user id, exactly as `keys.rs` does, because
-//! `delete_session` cannot know the user before reading the row. Keys built inside a script
-//! are undeclared, so these scripts need every key in one slot on Redis Cluster (a prefix
+//! `delete_session` cannot know the user before reading the row; likewise
+//! `delete_verification_tokens` deletes the token keys its index names. Keys built or read
+//! inside a script are undeclared, so these scripts need every key in one slot on Redis Cluster (a prefix
 //! with a hash tag such as `{auth}:`); a standalone server needs nothing.
 
 use std::sync::LazyLock;
@@ -199,17 +200,42 @@ return {n, #tokens}
     )
 });
 
-/// KEYS: token. ARGV: value, expires + grace.
+/// KEYS: token, the identifier's token index. ARGV: value, expires + grace.
 /// Returns 1 when created, 0 when the pair exists. A token already past its expiry (plus
 /// grace) is accepted and not stored.
+///
+/// The index is a sorted set of token key names scored by the key's expiry (expires +
+/// grace); it lives as long as its longest-lived token. Entries whose token has certainly
+/// expired by TTL are pruned on each create, so the index stays as small as the number of
+/// live (or not yet expired, used) tokens.
 pub(crate) static CREATE_VERIFICATION_TOKEN: LazyLock<Script> = LazyLock::new(|| {
     script(
         r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local now = now_ms()
 local at = tonumber(ARGV[2])
-if at <= now_ms() then return 1 end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. int(now))
+if at <= now then return 1 end
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', int(at))
+redis.call('ZADD', KEYS[2], int(at), KEYS[1])
+extend(KEYS[2], at, now)
 return 1
+",
+    )
+});
+
+/// KEYS: the identifier's token index.
+/// Deletes every token the index names, and the index. Returns how many token keys
+/// existed (a used or TTL-expired token's entry counts for nothing).
+pub(crate) static DELETE_VERIFICATION_TOKENS: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r"
+local n = 0
+for _, key in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  n = n + redis.call('DEL', key)
+end
+redis.call('DEL', KEYS[1])
+return n
 ",
     )
 });

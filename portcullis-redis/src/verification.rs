@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::error::{RedisStoreError, malformed};
 use crate::keys::token_part;
-use crate::scripts::CREATE_VERIFICATION_TOKEN;
+use crate::scripts::{CREATE_VERIFICATION_TOKEN, DELETE_VERIFICATION_TOKENS};
 use crate::{RedisAdapter, Retry, from_ms, to_ms};
 
 #[async_trait]
@@ -21,7 +21,9 @@ impl VerificationTokenAdapter for RedisAdapter {
         let value = json!({ "identifier": token.identifier, "expires": expires }).to_string();
         let key = self.keys.verification(&token.identifier, hash);
         let mut inv = CREATE_VERIFICATION_TOKEN.prepare_invoke();
+        // The token and its entry in the identifier's index are written together.
         inv.key(&key)
+            .key(self.keys.verification_index(&token.identifier))
             .arg(&value)
             .arg(expires.saturating_add(self.grace_ms()));
         let is_ours = || async {
@@ -80,5 +82,19 @@ impl VerificationTokenAdapter for RedisAdapter {
             token: token.clone(),
             expires,
         }))
+    }
+
+    /// Deletes the tokens the identifier's index names (written by
+    /// `create_verification_token`), and the index, in one script. A used token may still
+    /// be named there; its key is gone, so it is not counted.
+    ///
+    /// Repeated once after a dropped connection: the repeat deletes whatever is left
+    /// (nothing, if the first attempt ran), so no token survives, but the count of a run
+    /// whose reply was lost is not reported.
+    async fn delete_verification_tokens(&self, identifier: &str) -> Result<u64, AdapterError> {
+        let mut inv = DELETE_VERIFICATION_TOKENS.prepare_invoke();
+        inv.key(self.keys.verification_index(identifier));
+        let n: i64 = self.invoke(&inv, Retry::Idempotent).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 }

@@ -186,6 +186,7 @@ mod redis_default {
         use_verification_token_wrong_identifier,
         use_verification_token_wrong_token,
         use_verification_token_concurrent_single_use,
+        delete_verification_tokens_of_identifier,
         set_not_before_replaces,
         set_not_before_unknown_user_is_never_silent,
     );

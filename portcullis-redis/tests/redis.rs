@@ -92,13 +92,15 @@ async fn keys_never_contain_raw_input_and_never_collide() {
     }
 
     let keys = t.keys().await;
-    // Per input: a session, a user index, a token, a not-before; plus the expiry index.
-    assert_eq!(keys.len(), HOSTILE.len() * 4 + 1, "{keys:#?}");
+    // Per input: a session, a user index, a token, a token index, a not-before; plus the
+    // expiry index.
+    assert_eq!(keys.len(), HOSTILE.len() * 5 + 1, "{keys:#?}");
     for key in &keys {
         let rest = key.strip_prefix(&t.prefix).unwrap();
         let parts: Vec<&str> = rest.split(':').collect();
         let ok = match parts.as_slice() {
             ["session", h] => h.len() == 64 && is_lower_hex(h),
+            ["verification-index", ident] => ident.len() == 64 && is_lower_hex(ident),
             ["user-sessions", id] | ["not-before", id] => is_lower_hex(id),
             ["verification", ident, h] => {
                 ident.len() == 64 && h.len() == 64 && is_lower_hex(ident) && is_lower_hex(h)
@@ -348,6 +350,84 @@ async fn verification_token_is_stored_hashed_with_ttl() {
     );
     let exists: i64 = t.raw(redis::cmd("EXISTS").arg(&key)).await;
     assert_eq!(exists, 0);
+}
+
+#[tokio::test]
+async fn verification_index_lives_with_its_tokens_and_is_pruned() {
+    let t = redis_or_skip!("verification_index_lives_with_its_tokens_and_is_pruned");
+    let db = t.adapter.clone().with_expiry_grace(Duration::from_secs(60));
+    let id = "Index@Example.com";
+    let index = format!(
+        "{}verification-index:{}",
+        t.prefix,
+        TokenHash::of(id).as_str()
+    );
+    let key_of = |vt: &VerificationToken| {
+        format!(
+            "{}verification:{}:{}",
+            t.prefix,
+            TokenHash::of(id).as_str(),
+            vt.token.as_str()
+        )
+    };
+    let token = |name: &str, expires: OffsetDateTime| VerificationToken {
+        identifier: id.to_owned(),
+        token: TokenHash::of(name),
+        expires,
+    };
+    let now = now_ms();
+    let long = token("long", now + Duration::from_secs(600));
+    let short = token("short", now + Duration::from_secs(60));
+    db.create_verification_token(&long).await.unwrap();
+    db.create_verification_token(&short).await.unwrap();
+
+    // Both keys, scored by expires + grace; the index ends with the longest-lived token.
+    let members: Vec<(String, i64)> = t
+        .raw(
+            redis::cmd("ZRANGE")
+                .arg(&index)
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES"),
+        )
+        .await;
+    assert_eq!(
+        members,
+        vec![
+            (key_of(&short), ms(short.expires) + 60_000),
+            (key_of(&long), ms(long.expires) + 60_000),
+        ]
+    );
+    let at: i64 = t.raw(redis::cmd("PEXPIRETIME").arg(&index)).await;
+    assert_eq!(at, ms(long.expires) + 60_000);
+
+    // An entry whose token has certainly expired is pruned by the next create.
+    t.raw::<i64>(redis::cmd("ZADD").arg(&index).arg(1).arg("stale"))
+        .await;
+    let already_expired = token("expired", now - Duration::from_secs(3600));
+    db.create_verification_token(&already_expired)
+        .await
+        .unwrap();
+    let members: Vec<String> = t.raw(redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1)).await;
+    assert_eq!(members, vec![key_of(&short), key_of(&long)]);
+
+    // A used token's entry stays, but is not counted; the index goes with the delete.
+    assert!(
+        db.use_verification_token(id, &short.token)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(db.delete_verification_tokens(id).await.unwrap(), 1);
+    let exists: i64 = t
+        .raw(redis::cmd("EXISTS").arg(&index).arg(key_of(&long)))
+        .await;
+    assert_eq!(exists, 0);
+    assert_eq!(
+        db.use_verification_token(id, &long.token).await.unwrap(),
+        None
+    );
+    assert_eq!(db.delete_verification_tokens(id).await.unwrap(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -634,6 +634,16 @@ impl VerificationTokenAdapter for PostgresAdapter {
             expires: get(&row, "expires")?,
         }))
     }
+
+    async fn delete_verification_tokens(&self, identifier: &str) -> Result<u64, AdapterError> {
+        // Served by the primary key's leading column.
+        let done = sqlx::query("DELETE FROM verification_tokens WHERE identifier = $1")
+            .bind(identifier)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| adapter_error(e, ""))?;
+        Ok(done.rows_affected())
+    }
 }
 
 #[async_trait]

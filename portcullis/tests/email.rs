@@ -93,6 +93,11 @@ impl VerificationTokenAdapter for Store {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.use_verification_token(identifier, token).await
     }
+
+    async fn delete_verification_tokens(&self, identifier: &str) -> Result<u64, AdapterError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.delete_verification_tokens(identifier).await
+    }
 }
 
 /// `sign_in` refuses `blocked@example.com`, and records `verification_request`.
@@ -750,10 +755,21 @@ async fn eml_14_guessing_tokens_is_rate_limited() {
         }
     }
     assert_eq!(limited, 2, "10 uses per 15 minutes, then 429");
-    // Even the real link is refused now: guessing locked the address for the window.
+    // Even the real link is refused now: guessing locked the address for the window…
     assert_eq!(
         follow(&s, &mail.url).await.status,
         StatusCode::TOO_MANY_REQUESTS
+    );
+    // …and it is gone for good: the lock-out deleted every outstanding link of the address.
+    let real = TokenHash::of_with_secret(&query(&mail.url, "token"), SECRET);
+    assert!(
+        s.tokens
+            .inner
+            .use_verification_token("guess@example.com", &real)
+            .await
+            .unwrap()
+            .is_none(),
+        "the guessed-at link was invalidated"
     );
 }
 

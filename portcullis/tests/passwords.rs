@@ -1,5 +1,5 @@
 //! Email + password accounts (`Passwords`), black-box through `Auth::handle` (SECURITY.md
-//! §6.9 CRD-01…07, CRD-10, and EML-11, EML-13, EML-14, CLK-05 for the password mails):
+//! §6.9 CRD-01…08, CRD-10, and EML-11, EML-13, EML-14, CLK-05 for the password mails):
 //! sign-in, sign-up with address verification, password reset and password change. A
 //! capturing `Sender` stands in for SMTP.
 #![cfg(all(feature = "email", feature = "password"))]
@@ -1461,6 +1461,16 @@ async fn eml_14_guessing_reset_tokens_is_limited() {
         )
         .await;
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    // The lock-out invalidated the reset link for good (EML-14).
+    let real = TokenHash::of_with_secret(&query(&mail.url, "token"), SECRET);
+    assert!(
+        s.mem
+            .use_verification_token("password-reset:guess@example.com", &real)
+            .await
+            .unwrap()
+            .is_none(),
+        "the guessed-at reset link was invalidated"
+    );
     s.browser("guess@example.com", PASSWORD).await;
 }
 

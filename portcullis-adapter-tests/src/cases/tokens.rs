@@ -265,6 +265,87 @@ pub async fn use_verification_token_returns_expired<H: Harness>(h: &H) {
     );
 }
 
+/// `delete_verification_tokens` deletes every token of the identifier and returns the count;
+/// other identifiers keep theirs; a second call, or an unknown identifier, returns `0`.
+pub async fn delete_verification_tokens_of_identifier<H: Harness>(h: &H) {
+    let store = need!(
+        h,
+        verification_tokens,
+        "delete_verification_tokens_of_identifier",
+        "VerificationTokenAdapter"
+    );
+    let a = email();
+    let b = email();
+    let (_, a1) = verification_token(&a);
+    let (_, a2) = verification_token(&a);
+    let (_, b1) = verification_token(&b);
+    for t in [&a1, &a2, &b1] {
+        ok(
+            "create_verification_token",
+            store.create_verification_token(t).await,
+        );
+    }
+    assert_eq!(
+        ok(
+            "delete_verification_tokens",
+            store.delete_verification_tokens(&a).await
+        ),
+        2,
+        "both tokens of the identifier are deleted and counted"
+    );
+    for t in [&a1, &a2] {
+        assert_eq!(
+            raw(h.raw_verification_token(&t.identifier, &t.token).await),
+            None,
+            "the row must be deleted"
+        );
+        assert_eq!(
+            ok(
+                "use_verification_token (deleted)",
+                store.use_verification_token(&t.identifier, &t.token).await
+            ),
+            None
+        );
+    }
+    assert_eq!(
+        raw(h.raw_verification_token(&b1.identifier, &b1.token).await),
+        Some(raw_of_token(&b1)),
+        "another identifier's token stays"
+    );
+    assert_eq!(
+        ok(
+            "use_verification_token",
+            store
+                .use_verification_token(&b1.identifier, &b1.token)
+                .await
+        ),
+        Some(b1.clone())
+    );
+    assert_eq!(
+        ok(
+            "use_verification_token (again)",
+            store
+                .use_verification_token(&b1.identifier, &b1.token)
+                .await
+        ),
+        None
+    );
+    assert_eq!(
+        ok(
+            "delete_verification_tokens (again)",
+            store.delete_verification_tokens(&a).await
+        ),
+        0
+    );
+    assert_eq!(
+        ok(
+            "delete_verification_tokens (unknown identifier)",
+            store.delete_verification_tokens(&email()).await
+        ),
+        0
+    );
+}
+
 /// `not_before` is `None` until set; `set_not_before` stores it and a later call replaces it.
 pub async fn set_not_before_replaces<H: Harness>(h: &H) {
     let store = need!(

@@ -210,6 +210,47 @@ fn email_account(entry: &ProviderEntry, email: &str) -> Account {
     account
 }
 
+/// Identifier prefixes of the password flows' tokens (see `action/password.rs`): each kind
+/// of token keeps to its purpose.
+pub(crate) const VERIFY_PREFIX: &str = "verify-email:";
+pub(crate) const RESET_PREFIX: &str = "password-reset:";
+
+/// Counts one use of a link for `email` (sign-in, verification or reset: one bucket per
+/// address; every use counts, the first real click included). Over the limit the answer
+/// is 429 **and** every outstanding link of the address is deleted, so the links that were
+/// being guessed at die with the guessing (SECURITY.md EML-14).
+pub(crate) async fn limit_link_use(
+    ctx: &Ctx<'_>,
+    email: &str,
+    what: &'static str,
+) -> Option<Reply> {
+    let hits = vec![(
+        format!("verify:id:{}", TokenHash::of(email).as_str()),
+        ctx.cfg.rate_limits.verify_per_identifier,
+    )];
+    let reply = signin::enforce_limits(ctx, hits, what).await?;
+    if reply.status == http::StatusCode::TOO_MANY_REQUESTS
+        && let Some(tokens) = ctx.cfg.stores.tokens.as_deref()
+    {
+        for identifier in [
+            email.to_owned(),
+            format!("{VERIFY_PREFIX}{email}"),
+            format!("{RESET_PREFIX}{email}"),
+        ] {
+            match tokens.delete_verification_tokens(&identifier).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::warn!(target: "portcullis", deleted = n, "[auth][warn] too many link uses: the address's outstanding links were invalidated");
+                }
+                Err(e) => {
+                    tracing::error!(target: "portcullis", error = %e, "[auth][error] could not invalidate links after too many uses");
+                }
+            }
+        }
+    }
+    Some(reply)
+}
+
 /// Whether a link token has the shape we issue (64 lowercase hex).
 pub(crate) fn is_token(token: &str) -> bool {
     database::is_session_token(token)
@@ -227,13 +268,7 @@ pub(crate) async fn callback(
     };
     let email = identifier(ctx.query.get("email"))
         .map_err(|_| Error::Verification("the link's email is not a valid address"))?;
-    // Guessing is bounded per address (SECURITY.md EML-14); every use counts, the first
-    // real click included.
-    let hits = vec![(
-        format!("verify:id:{}", TokenHash::of(&email).as_str()),
-        ctx.cfg.rate_limits.verify_per_identifier,
-    )];
-    if let Some(reply) = signin::enforce_limits(ctx, hits, "email link").await {
+    if let Some(reply) = limit_link_use(ctx, &email, "email link").await {
         return Ok(reply);
     }
     if !is_token(token) {

@@ -28,10 +28,9 @@ use super::email::{adapter, deliver, is_token, mail_link, new_user};
 use super::pages::{escape, page, with_query};
 use super::{database, signin};
 
-/// Identifier prefixes keep each kind of token to its own purpose: a sign-in link can
-/// never reset a password, nor the reverse.
-const VERIFY_PREFIX: &str = "verify-email:";
-const RESET_PREFIX: &str = "password-reset:";
+// Identifier prefixes keep each kind of token to its own purpose: a sign-in link can
+// never reset a password, nor the reverse.
+use super::email::{RESET_PREFIX, VERIFY_PREFIX, limit_link_use};
 /// The id read in place of an unknown user's (whatever it returns is discarded; plain
 /// text, since PostgreSQL refuses NUL bytes).
 const NO_USER: &str = "portcullis:no-such-user";
@@ -313,15 +312,6 @@ async fn consume(ctx: &Ctx<'_>, prefix: &str, email: &str, token: &str) -> Resul
     Err(Error::Verification("unknown or already used link"))
 }
 
-/// Counts one use of a link for `email` (bounds guessing: EML-14).
-async fn limit_link_use(ctx: &Ctx<'_>, email: &str) -> Option<Reply> {
-    let hits = vec![(
-        format!("verify:id:{}", TokenHash::of(email).as_str()),
-        ctx.cfg.rate_limits.verify_per_identifier,
-    )];
-    signin::enforce_limits(ctx, hits, "password link").await
-}
-
 /// Counts one mail request for `email` from this client (EML-13).
 async fn limit_mail(ctx: &Ctx<'_>, email: &str, what: &'static str) -> Option<Reply> {
     let limits = ctx.cfg.rate_limits;
@@ -439,7 +429,7 @@ async fn sign_up(ctx: &Ctx<'_>, entry: &ProviderEntry, cfg: &Passwords) -> Resul
 async fn verify_email(ctx: &Ctx<'_>) -> Result<Reply, Error> {
     let email = normalize_identifier(ctx.query_str("email").unwrap_or_default())
         .map_err(|_| Error::Verification("the link's email is not a valid address"))?;
-    if let Some(reply) = limit_link_use(ctx, &email).await {
+    if let Some(reply) = limit_link_use(ctx, &email, "password link").await {
         return Ok(reply);
     }
     consume(
@@ -517,7 +507,7 @@ async fn reset(ctx: &Ctx<'_>, cfg: &Passwords) -> Result<Reply, Error> {
     let token = field(ctx, "token").unwrap_or_default();
     let email = normalize_identifier(field(ctx, "email").unwrap_or_default())
         .map_err(|_| Error::Verification("the link's email is not a valid address"))?;
-    if let Some(reply) = limit_link_use(ctx, &email).await {
+    if let Some(reply) = limit_link_use(ctx, &email, "password link").await {
         return Ok(reply);
     }
     // The new password is checked before the token is spent, so a refused password

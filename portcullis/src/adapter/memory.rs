@@ -337,6 +337,13 @@ impl VerificationTokenAdapter for MemoryAdapter {
             .position(|t| t.identifier == identifier && &t.token == token);
         Ok(pos.map(|i| s.tokens.swap_remove(i)))
     }
+
+    async fn delete_verification_tokens(&self, identifier: &str) -> Result<u64, AdapterError> {
+        let mut s = self.lock()?;
+        let before = s.tokens.len();
+        s.tokens.retain(|t| t.identifier != identifier);
+        Ok((before - s.tokens.len()) as u64)
+    }
 }
 
 #[async_trait]

@@ -388,6 +388,10 @@ pub trait SessionAdapter: Send + Sync + 'static {
 ///   the others `None`. A right identifier with a wrong token (or the reverse) returns
 ///   `None` and leaves the real row usable. Expired rows are returned like any other (the
 ///   caller checks `expires`), or — in a store with native expiry — already gone.
+/// - `delete_verification_tokens` deletes every row of the identifier (used or not,
+///   expired or not) and returns how many it deleted, `0` for an identifier with none;
+///   rows of other identifiers are untouched. Afterwards `use_verification_token` returns
+///   `None` for each deleted token.
 #[async_trait]
 pub trait VerificationTokenAdapter: Send + Sync + 'static {
     /// Stores a token.
@@ -401,6 +405,11 @@ pub trait VerificationTokenAdapter: Send + Sync + 'static {
         identifier: &str,
         token: &TokenHash,
     ) -> Result<Option<VerificationToken>, AdapterError>;
+    /// Deletes every token of `identifier` (used or not, expired or not) and returns how many
+    /// were deleted; `0` for an identifier with none. portcullis calls it when an address
+    /// exceeds its limit of link uses (SECURITY.md EML-14: tokens invalidated after N
+    /// failures), so a guessed-at link dies with the guessing.
+    async fn delete_verification_tokens(&self, identifier: &str) -> Result<u64, AdapterError>;
 }
 
 /// A per-user "not before" time: sessions issued earlier are refused (JWT revocation).

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::password_hash::CustomizedPasswordHasher as _;
 use proptest::prelude::*;
@@ -105,34 +105,25 @@ fn dummy_is_a_full_verification_with_the_hashers_parameters() {
     }
 }
 
-/// SECURITY.md CRD-02 at the unit level: an unknown user (`None`), a wrong password and a
-/// foreign stored hash cost the same one Argon2 verification (medians within 2x; the
-/// end-to-end test of the 5% bound runs against the server).
+/// SECURITY.md CRD-02 at the unit level, structurally (tests never time anything; the
+/// `signin_load` bench measures the medians): an unknown user (`None`) and a foreign stored
+/// hash are verified against the dummy, which has the hasher's own parameters, so each
+/// costs exactly the one Argon2 run a wrong password costs.
 #[test]
-fn unknown_user_wrong_password_and_foreign_hash_cost_the_same() {
+fn unknown_user_and_foreign_hash_verify_against_the_dummy() {
     let h = PasswordHasher::default();
+    let dummy = verifiable(&h.inner.dummy).expect("the dummy parses");
+    assert!(h.inner.is_current(&dummy));
+    assert!(
+        verifiable(BCRYPT).is_none(),
+        "a foreign hash is not verifiable itself"
+    );
     let phc = h.inner.hash(PW.as_bytes()).unwrap();
-    let cases: [Option<&str>; 3] = [None, Some(&phc), Some(BCRYPT)];
-    let mut samples: [Vec<u128>; 3] = Default::default();
-    // Interleaved, so that a change in machine load hits every case alike.
-    for _ in 0..7 {
-        for (stored, times) in cases.iter().zip(&mut samples) {
-            let start = Instant::now();
-            let v = h.inner.verify(b"wrong password", *stored);
-            times.push(start.elapsed().as_micros());
-            assert_eq!(v, Verification::Invalid);
-        }
-    }
-    let medians: Vec<u128> = samples
-        .iter_mut()
-        .map(|s| {
-            s.sort_unstable();
-            s[3]
-        })
-        .collect();
-    for m in &medians[1..] {
-        let ratio = *m as f64 / medians[0] as f64;
-        assert!((0.5..2.0).contains(&ratio), "medians (µs): {medians:?}");
+    for stored in [None, Some(phc.as_str()), Some(BCRYPT)] {
+        assert_eq!(
+            h.inner.verify(b"wrong password", stored),
+            Verification::Invalid
+        );
     }
 }
 
@@ -377,7 +368,9 @@ fn hashing_runs_off_the_async_workers() {
             turns += 1;
         }
         assert!(task.await.unwrap().is_valid());
-        assert!(turns >= 3, "the worker was blocked: {turns} turns");
+        // At least one turn ran while the verification was in flight: had it run on the
+        // only worker, the task would have finished before this loop got a turn.
+        assert!(turns >= 1, "the worker was blocked: {turns} turns");
     });
 }
 

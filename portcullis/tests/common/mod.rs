@@ -1199,6 +1199,10 @@ impl VerificationTokenAdapter for FaultyAdapter {
         self.enter("use_verification_token").await?;
         self.inner.use_verification_token(identifier, token).await
     }
+    async fn delete_verification_tokens(&self, identifier: &str) -> Result<u64, AdapterError> {
+        self.enter("delete_verification_tokens").await?;
+        self.inner.delete_verification_tokens(identifier).await
+    }
 }
 
 #[portcullis::async_trait]
