@@ -6,9 +6,10 @@
 
 mod common;
 
+use common::outbox::Outbox;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration as StdDuration;
 
 use common::{
     BASE, Harness, Jar, ORIGIN, OTHER_SECRET, Req, Res, SECRET, get, post_form, post_json,
@@ -28,45 +29,6 @@ use time::OffsetDateTime;
 
 // ---------------------------------------------------------------------------------------
 // Test doubles
-
-/// Keeps every message it is given.
-#[derive(Clone, Default)]
-struct Outbox(Arc<Mutex<Vec<EmailMessage>>>);
-
-#[portcullis::async_trait]
-impl Sender for Outbox {
-    async fn send(&self, message: &EmailMessage) -> Result<(), SendError> {
-        self.0.lock().unwrap().push(message.clone());
-        Ok(())
-    }
-}
-
-impl Outbox {
-    fn len(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-
-    /// Waits (bounded) until `n` messages arrived — delivery is spawned off the request.
-    async fn wait_for(&self, n: usize) -> Vec<EmailMessage> {
-        for _ in 0..500 {
-            if self.len() >= n {
-                break;
-            }
-            tokio::time::sleep(StdDuration::from_millis(10)).await;
-        }
-        let all = self.0.lock().unwrap().clone();
-        assert!(all.len() >= n, "expected {n} messages, got {}", all.len());
-        all
-    }
-
-    /// Gives a spawned delivery that should not happen the chance to happen.
-    async fn settle(&self) {
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
-        tokio::time::sleep(StdDuration::from_millis(50)).await;
-    }
-}
 
 /// Counts the store calls made through it (the same work for known and unknown addresses)
 /// and remembers each stored verification token.

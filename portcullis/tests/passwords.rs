@@ -7,8 +7,9 @@
 
 mod common;
 
+use common::outbox::Outbox;
+
 use std::sync::{Arc, Mutex};
-use std::time::Duration as StdDuration;
 
 use common::{
     BASE, FaultyAdapter, Harness, Jar, ORIGIN, Req, Res, SECRET, enc, get, post_form, post_json,
@@ -19,7 +20,7 @@ use portcullis::adapter::{
     AdapterError, AdapterUser, PasswordAdapter, SessionAdapter, TokenHash, UserAdapter,
     VerificationToken, VerificationTokenAdapter,
 };
-use portcullis::email::{EmailKind, EmailMessage, SendError, Sender};
+use portcullis::email::EmailKind;
 use portcullis::password::PasswordHasher;
 use portcullis::{
     Auth, AuthConfig, BreachedPasswords, CallbackError, ClientIp, Compat, DefaultCallbacks,
@@ -30,45 +31,6 @@ use time::OffsetDateTime;
 
 // ---------------------------------------------------------------------------------------
 // Test doubles
-
-/// Keeps every message it is given.
-#[derive(Clone, Default)]
-struct Outbox(Arc<Mutex<Vec<EmailMessage>>>);
-
-#[portcullis::async_trait]
-impl Sender for Outbox {
-    async fn send(&self, message: &EmailMessage) -> Result<(), SendError> {
-        self.0.lock().unwrap().push(message.clone());
-        Ok(())
-    }
-}
-
-impl Outbox {
-    fn len(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-
-    /// Waits (bounded) until `n` messages arrived — delivery is spawned off the request.
-    async fn wait_for(&self, n: usize) -> Vec<EmailMessage> {
-        for _ in 0..500 {
-            if self.len() >= n {
-                break;
-            }
-            tokio::time::sleep(StdDuration::from_millis(10)).await;
-        }
-        let all = self.0.lock().unwrap().clone();
-        assert!(all.len() >= n, "expected {n} messages, got {}", all.len());
-        all
-    }
-
-    /// Gives a spawned delivery that should not happen the chance to happen.
-    async fn settle(&self) {
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
-        tokio::time::sleep(StdDuration::from_millis(50)).await;
-    }
-}
 
 /// The memory adapter's password store, recording each call by name.
 struct CountingPasswords {

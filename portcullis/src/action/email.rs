@@ -6,12 +6,9 @@ use std::sync::Arc;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::SessionStrategy;
 use crate::adapter::{AdapterError, AdapterUser, TokenHash, UserUpdate, VerificationToken};
-use crate::callbacks::{SignInDecision, Trigger};
 use crate::email::{EmailKind, EmailMessage, Sender, normalize_identifier};
 use crate::error::Error;
-use crate::events::{SignInEvent, fire};
 use crate::provider::{Email, ProviderEntry};
 use crate::request::Ctx;
 use crate::response::Reply;
@@ -92,18 +89,8 @@ pub(crate) async fn signin(
     let row = existing.unwrap_or_else(|| new_user(&email, None));
     let user = ctx.cfg.callbacks.user_from_row(&row)?;
     let account = email_account(entry, &email);
-    match ctx
-        .cfg
-        .callbacks
-        .sign_in(&user, &account, None, true)
-        .await?
-    {
-        SignInDecision::Allow => {}
-        SignInDecision::Deny => return Err(Error::AccessDenied),
-        SignInDecision::Redirect(to) => {
-            let url = ctx.cfg.callbacks.redirect(&to, &ctx.origin);
-            return Ok(Reply::redirect(url.to_string()));
-        }
+    if let Some(elsewhere) = signin::run_sign_in(ctx, &user, &account, None, true).await? {
+        return Ok(elsewhere);
     }
     let token = hex(&random_bytes::<32>());
     let expires = ctx.now + provider.max_age;
@@ -319,18 +306,10 @@ pub(crate) async fn callback(
         None => {
             let candidate = new_user(&email, Some(now));
             let user = ctx.cfg.callbacks.user_from_row(&candidate)?;
-            match ctx
-                .cfg
-                .callbacks
-                .sign_in(&user, &email_account(entry, &email), None, false)
-                .await?
+            if let Some(elsewhere) =
+                signin::run_sign_in(ctx, &user, &email_account(entry, &email), None, false).await?
             {
-                SignInDecision::Allow => {}
-                SignInDecision::Deny => return Err(Error::AccessDenied),
-                SignInDecision::Redirect(to) => {
-                    let url = ctx.cfg.callbacks.redirect(&to, &ctx.origin);
-                    return Ok(Reply::redirect(url.to_string()));
-                }
+                return Ok(elsewhere);
             }
             match users.create_user(&candidate).await {
                 Ok(created) => (created, true),
@@ -354,42 +333,11 @@ pub(crate) async fn callback(
     };
     let user = ctx.cfg.callbacks.user_from_row(&row)?;
     let account = email_account(entry, &email);
-    if !is_new_user {
-        match ctx
-            .cfg
-            .callbacks
-            .sign_in(&user, &account, None, false)
-            .await?
-        {
-            SignInDecision::Allow => {}
-            SignInDecision::Deny => return Err(Error::AccessDenied),
-            SignInDecision::Redirect(to) => {
-                let url = ctx.cfg.callbacks.redirect(&to, &ctx.origin);
-                return Ok(Reply::redirect(url.to_string()));
-            }
-        }
+    // A new user already passed the callback, before the row was created.
+    if !is_new_user
+        && let Some(elsewhere) = signin::run_sign_in(ctx, &user, &account, None, false).await?
+    {
+        return Ok(elsewhere);
     }
-    let mut reply = Reply::redirect(ctx.callback_url.to_string());
-    match ctx.cfg.strategy {
-        SessionStrategy::Database => {
-            reply.cookies = database::start_session(ctx, &row).await?;
-        }
-        SessionStrategy::Jwt => {
-            let trigger = if is_new_user {
-                Trigger::SignUp
-            } else {
-                Trigger::SignIn
-            };
-            reply.cookies = signin::issue_token(ctx, &user, &account, None, trigger, None).await?;
-        }
-    }
-    if let Some(events) = &ctx.cfg.events {
-        let event = SignInEvent {
-            user_id: row.id.clone(),
-            provider: entry.id.clone(),
-            is_new_user,
-        };
-        fire("sign_in", events.sign_in(event)).await;
-    }
-    Ok(reply)
+    signin::finish_sign_in(ctx, &row, &user, &account, &entry.id, is_new_user).await
 }

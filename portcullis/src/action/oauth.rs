@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::SessionStrategy;
 use crate::adapter::{AdapterAccount, AdapterError, AdapterUser, UserAdapter};
-use crate::callbacks::{SignInDecision, Trigger};
+use crate::callbacks::Trigger;
 use crate::cookie::{SessionCookie, SetCookie};
 use crate::error::Error;
 use crate::events::{SignInEvent, fire};
@@ -279,18 +279,8 @@ async fn complete(
         None => profile_user(ctx, cfg, &profile),
     };
     let user = ctx.cfg.callbacks.user_from_row(&candidate)?;
-    match ctx
-        .cfg
-        .callbacks
-        .sign_in(&user, &account, None, false)
-        .await?
-    {
-        SignInDecision::Allow => {}
-        SignInDecision::Deny => return Err(Error::AccessDenied),
-        SignInDecision::Redirect(to) => {
-            let url = ctx.cfg.callbacks.redirect(&to, &ctx.origin);
-            return Ok(Reply::redirect(url.to_string()));
-        }
+    if let Some(elsewhere) = signin::run_sign_in(ctx, &user, &account, None, false).await? {
+        return Ok(elsewhere);
     }
     let stored_account = stored_account(cfg, &account);
     let (row, is_new_user) = match users {

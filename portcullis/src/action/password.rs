@@ -13,10 +13,8 @@ use crate::adapter::{
     VerificationToken,
 };
 use crate::auth::resolve_session;
-use crate::callbacks::{SignInDecision, Trigger};
 use crate::email::{EmailKind, EmailMessage, normalize_identifier};
 use crate::error::Error;
-use crate::events::{SignInEvent, fire};
 use crate::password::PasswordError;
 use crate::provider::{Passwords, ProviderEntry, ProviderKind};
 use crate::request::{Action, Ctx};
@@ -156,35 +154,12 @@ pub(crate) async fn sign_in(
     }
     let user = ctx.cfg.callbacks.user_from_row(&row)?;
     let account = Account::credentials(&entry.id, &row.id);
-    match ctx
-        .cfg
-        .callbacks
-        .sign_in(&user, &account, Some(&ctx.body), false)
-        .await?
+    if let Some(elsewhere) =
+        signin::run_sign_in(ctx, &user, &account, Some(&ctx.body), false).await?
     {
-        SignInDecision::Allow => {}
-        SignInDecision::Deny => return Err(Error::AccessDenied),
-        SignInDecision::Redirect(to) => {
-            let url = ctx.cfg.callbacks.redirect(&to, &ctx.origin);
-            return Ok(Reply::redirect(url.to_string()));
-        }
+        return Ok(elsewhere);
     }
-    let mut reply = Reply::redirect(ctx.callback_url.to_string());
-    reply.cookies = match ctx.cfg.strategy {
-        SessionStrategy::Database => database::start_session(ctx, &row).await?,
-        SessionStrategy::Jwt => {
-            signin::issue_token(ctx, &user, &account, None, Trigger::SignIn, None).await?
-        }
-    };
-    if let Some(events) = &ctx.cfg.events {
-        let event = SignInEvent {
-            user_id: row.id.clone(),
-            provider: entry.id.clone(),
-            is_new_user: false,
-        };
-        fire("sign_in", events.sign_in(event)).await;
-    }
-    Ok(reply)
+    signin::finish_sign_in(ctx, &row, &user, &account, &entry.id, false).await
 }
 
 // ---------------------------------------------------------------------------------------

@@ -105,18 +105,8 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
         }
     };
     let account = Account::credentials(&provider.id, &user.id);
-    match ctx
-        .cfg
-        .callbacks
-        .sign_in(&user, &account, Some(&ctx.body), false)
-        .await?
-    {
-        SignInDecision::Allow => {}
-        SignInDecision::Deny => return Err(Error::AccessDenied),
-        SignInDecision::Redirect(to) => {
-            let url = ctx.cfg.callbacks.redirect(&to, &ctx.origin);
-            return Ok(Reply::redirect(url.to_string()));
-        }
+    if let Some(elsewhere) = run_sign_in(ctx, &user, &account, Some(&ctx.body), false).await? {
+        return Ok(elsewhere);
     }
     let mut reply = Reply::redirect(ctx.callback_url.to_string());
     let mut is_new_user = false;
@@ -141,6 +131,65 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
         fire("sign_in", events.sign_in(event)).await;
     }
     Ok(reply)
+}
+
+/// Ends a sign-in of a stored user (email links, passwords): the session (a database row,
+/// or a token through the `jwt` callback), the `sign_in` event, and the redirect to the
+/// callback URL.
+#[cfg(feature = "email")]
+pub(crate) async fn finish_sign_in(
+    ctx: &Ctx<'_>,
+    row: &AdapterUser,
+    user: &AnyUser,
+    account: &Account,
+    provider: &str,
+    is_new_user: bool,
+) -> Result<Reply, Error> {
+    let mut reply = Reply::redirect(ctx.callback_url.to_string());
+    reply.cookies = match ctx.cfg.strategy {
+        SessionStrategy::Database => database::start_session(ctx, row).await?,
+        SessionStrategy::Jwt => {
+            let trigger = if is_new_user {
+                Trigger::SignUp
+            } else {
+                Trigger::SignIn
+            };
+            issue_token(ctx, user, account, None, trigger, None).await?
+        }
+    };
+    if let Some(events) = &ctx.cfg.events {
+        let event = SignInEvent {
+            user_id: row.id.clone(),
+            provider: provider.to_owned(),
+            is_new_user,
+        };
+        fire("sign_in", events.sign_in(event)).await;
+    }
+    Ok(reply)
+}
+
+/// Runs the `sign_in` callback: `Ok(None)` to go on, `Ok(Some(reply))` when it sent the
+/// browser elsewhere, `Err(AccessDenied)` when it refused.
+pub(crate) async fn run_sign_in(
+    ctx: &Ctx<'_>,
+    user: &AnyUser,
+    account: &Account,
+    credentials: Option<&serde_json::Map<String, serde_json::Value>>,
+    verification_request: bool,
+) -> Result<Option<Reply>, Error> {
+    match ctx
+        .cfg
+        .callbacks
+        .sign_in(user, account, credentials, verification_request)
+        .await?
+    {
+        SignInDecision::Allow => Ok(None),
+        SignInDecision::Deny => Err(Error::AccessDenied),
+        SignInDecision::Redirect(to) => {
+            let url = ctx.cfg.callbacks.redirect(&to, &ctx.origin);
+            Ok(Some(Reply::redirect(url.to_string())))
+        }
+    }
 }
 
 /// Runs the `jwt` callback for a sign-in and returns the session cookies of the new token

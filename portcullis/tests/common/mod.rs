@@ -11,6 +11,8 @@
 )]
 
 pub mod mock_op;
+#[cfg(feature = "email")]
+pub mod outbox;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
