@@ -124,35 +124,46 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
-        let mut env = env.to_vec();
-        env.push(("PORTCULLIS_LISTEN", &listen));
-        let child = command(dir, &env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut server = Self {
-            child,
-            port,
-            dir: dir.to_path_buf(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && get(port, "/healthz", &Jar::default()).status == 200
-            {
-                break;
+        // A port picked free may be taken by another test's process before the server binds
+        // it: the server then exits at once, and the next attempt takes another port.
+        for attempt in 0..3 {
+            let port = free_port();
+            let listen = format!("127.0.0.1:{port}");
+            let mut env = env.to_vec();
+            env.push(("PORTCULLIS_LISTEN", &listen));
+            // stderr (the server's log) goes to `server.log`, for a failing test to show.
+            let log = std::fs::File::create(dir.join("server.log")).unwrap();
+            let child = command(dir, &env)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            let mut server = Self {
+                child,
+                port,
+                dir: dir.to_path_buf(),
+            };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                    && get(port, "/healthz", &Jar::default()).status == 200
+                {
+                    // Ours, not another test's server on a stolen port: ours is still up.
+                    std::thread::sleep(Duration::from_millis(100));
+                    if let Ok(None) = server.child.try_wait() {
+                        return server;
+                    }
+                }
+                if let Ok(Some(status)) = server.child.try_wait() {
+                    assert!(attempt < 2, "the server exited early: {status}");
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the server did not come up");
+                std::thread::sleep(Duration::from_millis(100));
             }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("the server exited early: {status}");
-            }
-            assert!(Instant::now() < deadline, "the server did not come up");
-            std::thread::sleep(Duration::from_millis(100));
         }
-        server
+        unreachable!("three attempts either returned or panicked")
     }
 
     /// SIGTERM, then the exit status.

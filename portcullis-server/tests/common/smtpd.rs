@@ -32,32 +32,40 @@ impl Smtpd {
             eprintln!("skipped: PORTCULLIS_SMTPD_PYTHON is not set (no SMTP server)");
             return None;
         };
-        let port = free_port();
         let maildir = dir.join("maildir");
-        let child = Command::new(&python)
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {python} -m aiosmtpd: {e}"));
-        let mut smtpd = Self {
-            child,
-            port,
-            maildir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = smtpd.child.try_wait() {
-                panic!("aiosmtpd exited early: {status}");
+        // A port picked free may be taken by another test's server before aiosmtpd binds
+        // it: then aiosmtpd exits, and the next attempt takes another port. Ready means an
+        // SMTP greeting, not just an accepted connection (which could be someone else's).
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new(&python)
+                .args(["-m", "aiosmtpd", "-n", "-l"])
+                .arg(format!("127.0.0.1:{port}"))
+                .args(["-c", "aiosmtpd.handlers.Mailbox"])
+                .arg(&maildir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {python} -m aiosmtpd: {e}"));
+            let mut smtpd = Self {
+                child,
+                port,
+                maildir: maildir.clone(),
+            };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Ok(Some(_)) = smtpd.child.try_wait() {
+                    break; // the port was taken: try another
+                }
+                if greets(port) {
+                    return Some(smtpd);
+                }
+                assert!(Instant::now() < deadline, "aiosmtpd did not come up");
+                std::thread::sleep(Duration::from_millis(50));
             }
-            assert!(Instant::now() < deadline, "aiosmtpd did not come up");
-            std::thread::sleep(Duration::from_millis(50));
         }
-        Some(smtpd)
+        panic!("aiosmtpd could not bind a port in five attempts");
     }
 
     /// The `smtp://` URL of this server.
@@ -91,8 +99,12 @@ impl Smtpd {
             }
             assert!(
                 Instant::now() < deadline,
-                "expected {n} messages, got {}",
-                all.len()
+                "expected {n} messages, got {}; the server's log:\n{}",
+                all.len(),
+                self.maildir
+                    .parent()
+                    .and_then(|d| std::fs::read_to_string(d.join("server.log")).ok())
+                    .unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -104,6 +116,17 @@ impl Drop for Smtpd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether an SMTP server greets (`220`) on the port.
+fn greets(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut greeting = [0u8; 3];
+    s.read_exact(&mut greeting).is_ok() && &greeting == b"220"
 }
 
 /// A header's value (first occurrence, unfolded).
