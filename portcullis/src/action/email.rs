@@ -35,24 +35,52 @@ fn identifier(value: Option<&Value>) -> Result<String, Error> {
     })
 }
 
-/// The verification-token hashes a link may have been stored under: Auth.js's
-/// `sha256(token + secret)` with the provider's pinned secret, or else with the
-/// configuration's secrets comma-joined (what is stored); then with each configured
-/// secret alone, so links sent before a rotation keep working while the old secret is
-/// still configured (SECURITY.md KEY-04).
-fn token_hashes(ctx: &Ctx<'_>, provider: &Email, token: &str) -> Vec<TokenHash> {
-    if let Some(pinned) = &provider.secret {
-        return vec![TokenHash::of_with_secret(token, pinned)];
+/// The hash a new link is stored under: Auth.js's `sha256(token + secret)`, with the
+/// provider's pinned secret or else the configured secrets comma-joined.
+pub(crate) fn stored_hash(ctx: &Ctx<'_>, pinned: Option<&str>, token: &str) -> TokenHash {
+    TokenHash::of_with_secret(token, pinned.unwrap_or(&ctx.cfg.csrf_secret))
+}
+
+/// Consumes the link `token` of `identifier`, or fails with `Verification` (malformed,
+/// unknown, used, or expired: valid strictly before `expires`, CLK-05).
+///
+/// The hashes tried: [`stored_hash`], then — without a pinned secret and with several
+/// configured — each secret alone, so links sent before a rotation keep working while the
+/// old secret is still configured (SECURITY.md KEY-04).
+pub(crate) async fn consume_link(
+    ctx: &Ctx<'_>,
+    pinned: Option<&str>,
+    identifier: &str,
+    token: &str,
+) -> Result<(), Error> {
+    if !is_token(token) {
+        return Err(Error::Verification("the link's token is malformed"));
     }
-    let mut out = vec![TokenHash::of_with_secret(token, &ctx.cfg.csrf_secret)];
-    if ctx.cfg.secret_count() > 1 {
-        out.extend(
+    let tokens = ctx.cfg.stores.tokens.as_deref().ok_or(Error::SessionToken(
+        "mailed links need a verification-token adapter".into(),
+    ))?;
+    let mut hashes = vec![stored_hash(ctx, pinned, token)];
+    if pinned.is_none() && ctx.cfg.secret_count() > 1 {
+        hashes.extend(
             ctx.cfg
                 .secrets()
                 .map(|s| TokenHash::of_with_secret(token, s)),
         );
     }
-    out
+    for hash in hashes {
+        if let Some(row) = tokens
+            .use_verification_token(identifier, &hash)
+            .await
+            .map_err(adapter("use_verification_token"))?
+        {
+            return if ctx.now < row.expires {
+                Ok(())
+            } else {
+                Err(Error::Verification("expired link"))
+            };
+        }
+    }
+    Err(Error::Verification("unknown or already used link"))
 }
 
 /// `POST /signin/:id` for an email provider (CSRF already checked).
@@ -94,7 +122,7 @@ pub(crate) async fn signin(
     }
     let token = hex(&random_bytes::<32>());
     let expires = ctx.now + provider.max_age;
-    let hash = token_hashes(ctx, provider, &token).swap_remove(0);
+    let hash = stored_hash(ctx, provider.secret.as_deref(), &token);
     tokens
         .create_verification_token(&VerificationToken {
             identifier: email.clone(),
@@ -258,32 +286,10 @@ pub(crate) async fn callback(
     if let Some(reply) = limit_link_use(ctx, &email, "email link").await {
         return Ok(reply);
     }
-    if !is_token(token) {
-        return Err(Error::Verification("the link's token is malformed"));
-    }
     let users = ctx.cfg.stores.users.as_deref().ok_or(Error::SessionToken(
         "the email provider needs a user adapter".into(),
     ))?;
-    let tokens = ctx.cfg.stores.tokens.as_deref().ok_or(Error::SessionToken(
-        "the email provider needs a verification-token adapter".into(),
-    ))?;
-    let mut used = None;
-    for hash in token_hashes(ctx, provider, token) {
-        used = tokens
-            .use_verification_token(&email, &hash)
-            .await
-            .map_err(adapter("use_verification_token"))?;
-        if used.is_some() {
-            break;
-        }
-    }
-    let Some(used) = used else {
-        return Err(Error::Verification("unknown or already used link"));
-    };
-    // Valid strictly before `expires`: a link is dead at its expiry instant (CLK-05).
-    if ctx.now >= used.expires {
-        return Err(Error::Verification("expired link"));
-    }
+    consume_link(ctx, provider.secret.as_deref(), &email, token).await?;
     let now = ctx.now;
     let existing = users
         .user_by_email(&email)

@@ -22,7 +22,7 @@ use crate::response::Reply;
 use crate::secret::{hex, random_bytes};
 use crate::user::Account;
 
-use super::email::{adapter, deliver, is_token, mail_link, new_user};
+use super::email::{adapter, consume_link, deliver, mail_link, new_user, stored_hash};
 use super::pages::{escape, page, with_query};
 use super::{database, signin};
 
@@ -226,7 +226,7 @@ async fn store_and_send(
     tokens
         .create_verification_token(&VerificationToken {
             identifier: format!("{prefix}{email}"),
-            token: TokenHash::of_with_secret(&token, &ctx.cfg.csrf_secret),
+            token: stored_hash(ctx, None, &token),
             expires,
         })
         .await
@@ -253,38 +253,10 @@ async fn store_and_send(
     Ok(())
 }
 
-/// Consumes a token of `kind` for `email`, or fails with `Verification`.
+/// Consumes a token of `kind` (its identifier prefix) for `email`, or fails with
+/// `Verification`.
 async fn consume(ctx: &Ctx<'_>, prefix: &str, email: &str, token: &str) -> Result<(), Error> {
-    if !is_token(token) {
-        return Err(Error::Verification("the link's token is malformed"));
-    }
-    let tokens = ctx.cfg.stores.tokens.as_deref().ok_or(Error::SessionToken(
-        "password mails need a verification-token adapter".into(),
-    ))?;
-    let identifier = format!("{prefix}{email}");
-    let mut hashes = vec![TokenHash::of_with_secret(token, &ctx.cfg.csrf_secret)];
-    if ctx.cfg.secret_count() > 1 {
-        hashes.extend(
-            ctx.cfg
-                .secrets()
-                .map(|s| TokenHash::of_with_secret(token, s)),
-        );
-    }
-    for hash in hashes {
-        if let Some(row) = tokens
-            .use_verification_token(&identifier, &hash)
-            .await
-            .map_err(adapter("use_verification_token"))?
-        {
-            // Valid strictly before `expires` (CLK-05).
-            return if ctx.now < row.expires {
-                Ok(())
-            } else {
-                Err(Error::Verification("expired link"))
-            };
-        }
-    }
-    Err(Error::Verification("unknown or already used link"))
+    consume_link(ctx, None, &format!("{prefix}{email}"), token).await
 }
 
 /// Counts one mail request for `email` from this client (EML-13).

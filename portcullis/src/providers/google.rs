@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::provider::oauth::{OAuth, Profile, ProfileError, claim_str, claim_true};
+use crate::provider::oauth::{OAuth, Profile, ProfileError};
 
 /// Sign in with Google, an OpenID Connect provider (issuer `https://accounts.google.com`).
 ///
@@ -39,13 +39,7 @@ pub fn google() -> OAuth {
 }
 
 fn profile(v: &Value) -> Result<Profile, ProfileError> {
-    Ok(Profile {
-        id: super::required_id("google", v, "sub")?,
-        name: claim_str(v, "name"),
-        email: claim_str(v, "email"),
-        email_verified: claim_true(v, "email_verified"),
-        image: claim_str(v, "picture"),
-    })
+    super::standard_claims("google", v)
 }
 
 #[cfg(test)]

@@ -2,9 +2,7 @@
 
 use serde_json::Value;
 
-use crate::provider::oauth::{
-    OAuth, Profile, ProfileError, TokenAuthMethod, claim_str, claim_true,
-};
+use crate::provider::oauth::{OAuth, Profile, ProfileError, TokenAuthMethod};
 
 /// Sign in with LinkedIn ("Sign In with LinkedIn using OpenID Connect"), an OpenID Connect
 /// provider (issuer `https://www.linkedin.com/oauth`).
@@ -30,13 +28,7 @@ pub fn linkedin() -> OAuth {
 }
 
 fn profile(v: &Value) -> Result<Profile, ProfileError> {
-    Ok(Profile {
-        id: super::required_id("linkedin", v, "sub")?,
-        name: claim_str(v, "name"),
-        email: claim_str(v, "email"),
-        email_verified: claim_true(v, "email_verified"),
-        image: claim_str(v, "picture"),
-    })
+    super::standard_claims("linkedin", v)
 }
 
 #[cfg(test)]

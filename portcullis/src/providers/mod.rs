@@ -63,7 +63,7 @@ mod tests;
 
 use serde_json::Value;
 
-use crate::provider::oauth::{OAuth, ProfileError, claim_str};
+use crate::provider::oauth::{OAuth, Profile, ProfileError, claim_str, claim_true};
 
 pub use apple::apple;
 pub use auth0::auth0;
@@ -144,6 +144,18 @@ pub fn by_id_with_issuer(id: &str, issuer: &str) -> Option<OAuth> {
         "microsoft-entra-id" => microsoft_entra_id(issuer),
         "okta" => okta(issuer),
         _ => return None,
+    })
+}
+
+/// The standard OpenID Connect claims: `sub` (required), `name`, `email`,
+/// `email_verified`, `picture` — what Google and LinkedIn send as documented.
+fn standard_claims(provider: &str, v: &Value) -> Result<Profile, ProfileError> {
+    Ok(Profile {
+        id: required_id(provider, v, "sub")?,
+        name: claim_str(v, "name"),
+        email: claim_str(v, "email"),
+        email_verified: claim_true(v, "email_verified"),
+        image: claim_str(v, "picture"),
     })
 }
 
