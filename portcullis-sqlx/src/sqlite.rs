@@ -134,8 +134,12 @@ impl SqliteAdapter {
                 source,
             })?;
         }
+        // No ping before each use: a SQLite connection is a file handle on a worker thread
+        // and cannot go stale, while sqlx's default ping is two thread hops per query
+        // (about a third of a session read on one core, see BENCHMARKS.md).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Self::ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await
@@ -147,6 +151,7 @@ impl SqliteAdapter {
             .map_err(Error::Migrate)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(readers.max(1))
+            .test_before_acquire(false)
             .acquire_timeout(Self::ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await
@@ -193,6 +198,7 @@ impl SqliteAdapter {
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
+            .test_before_acquire(false)
             .acquire_timeout(Self::ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await

@@ -5,7 +5,7 @@
 //!   thread — the raw CPU cost.
 //! - `hasher_verify`: the same verification through the public
 //!   `PasswordHasher::verify` on a current-thread runtime (`block_on`): adds the hop to the
-//!   blocking pool and back. The difference from `argon2id_verify` is that overhead; no
+//!   hasher's threads and back. The difference from `argon2id_verify` is that overhead; no
 //!   private entry point is exposed for benchmarks.
 //! - `throughput`: N verifications started at once on a 2-worker multi-thread runtime;
 //!   the items/s column is verifications per second on this machine.
@@ -57,7 +57,7 @@ fn stored_hash() -> String {
         .to_string()
 }
 
-/// A multi-thread runtime with two async workers (and the default blocking pool).
+/// A multi-thread runtime with two async workers (hashing runs on the hasher's own threads).
 fn two_workers() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

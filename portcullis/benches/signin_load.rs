@@ -4,7 +4,7 @@
 //! phase, default 5). Prints:
 //! - `GET /session` latency (p50 / p99) alone;
 //! - sign-ins per second with 16 clients signing in at once (each one an Argon2id
-//!   verification with OWASP parameters, on the blocking pool);
+//!   verification with OWASP parameters, on the hasher's own threads);
 //! - `GET /session` latency (p50 / p99) *while* that load runs.
 //!
 //! - medians of failed sign-ins for a wrong password and for an unknown user, and of reset

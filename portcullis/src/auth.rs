@@ -263,9 +263,6 @@ impl Auth {
             None => origin.clone(),
         };
         let callback_cookie_stale = cookie_value != Some(callback_url.as_str());
-        let request_url = origin
-            .join(parts.uri.path_and_query().map_or("/", |p| p.as_str()))
-            .unwrap_or_else(|_| origin.clone());
         let ctx = Ctx {
             cfg,
             method: parts.method,
@@ -281,7 +278,7 @@ impl Auth {
             callback_url,
             callback_cookie_stale,
             now: OffsetDateTime::now_utc(),
-            request_url,
+            path_and_query: parts.uri.path_and_query().cloned(),
             client_ip: parts.extensions.get::<ClientIp>().map(|c| c.0),
         };
         action::run(ctx).await

@@ -193,6 +193,14 @@ const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b')');
 
 pub(crate) fn encode_value(value: &str) -> Cow<'_, str> {
+    // Session tokens (base64url and dots) never need encoding: check that in one tight pass
+    // before the general encoder.
+    if value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b))
+    {
+        return Cow::Borrowed(value);
+    }
     utf8_percent_encode(value, URI_COMPONENT).into()
 }
 
@@ -337,16 +345,23 @@ pub(crate) fn http_date(t: OffsetDateTime) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    format!(
-        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        DAYS[t.weekday().number_days_from_monday() as usize],
-        t.day(),
-        MONTHS[(u8::from(t.month()) - 1) as usize],
-        t.year(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    // Written digit by digit: this runs for every re-issued session cookie.
+    let mut out = String::with_capacity(29);
+    out.push_str(DAYS[t.weekday().number_days_from_monday() as usize]);
+    out.push_str(", ");
+    crate::session::push_digits(&mut out, u32::from(t.day()), 2);
+    out.push(' ');
+    out.push_str(MONTHS[(u8::from(t.month()) - 1) as usize]);
+    out.push(' ');
+    crate::session::push_year(&mut out, t.year());
+    out.push(' ');
+    crate::session::push_digits(&mut out, u32::from(t.hour()), 2);
+    out.push(':');
+    crate::session::push_digits(&mut out, u32::from(t.minute()), 2);
+    out.push(':');
+    crate::session::push_digits(&mut out, u32::from(t.second()), 2);
+    out.push_str(" GMT");
+    out
 }
 
 #[cfg(test)]

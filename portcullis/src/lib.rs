@@ -70,7 +70,7 @@
 //! |---|---|---|
 //! | `oauth` | yes | OAuth 2.0 / OIDC sign-in: `OAuth`, the `providers` presets, ID-token verification (RS256, ES256, EdDSA), refresh-token rotation; pulls reqwest + rustls (ring) |
 //! | `email` | yes | the `email` provider (magic links), `email::normalize_identifier`, templates, `SmtpSender` (lettre, rustls/ring) and `LogSender` |
-//! | `password` | yes | `password::PasswordHasher` (Argon2id, OWASP parameters, rehash detection, hashing on the blocking pool); with `email`, `Passwords` |
+//! | `password` | yes | `password::PasswordHasher` (Argon2id, OWASP parameters, rehash detection, hashing on its own bounded threads); with `email`, `Passwords` |
 //!
 //! ## Security
 //! - Session tokens are JWE `dir` + `A256CBC-HS512` with keys derived by HKDF from the

@@ -1,4 +1,4 @@
-//! Passwords: Argon2id hashing with OWASP's parameters, run on tokio's blocking pool, with
+//! Passwords: Argon2id hashing with OWASP's parameters, run on the hasher's own threads, with
 //! equal-cost failures and rehash-on-login.
 //!
 //! [`PasswordHasher`] makes and checks PHC strings (`$argon2id$v=19$m=19456,t=2,p=1$…`).
@@ -65,12 +65,14 @@
 //!   whose input method sends the other form on another device (most send NFC) is refused
 //!   there. An application that wants NFC must normalise before *both* `hash` and
 //!   `verify`, from the first password on.
-//! - **CPU and memory are bounded**: hashing runs on tokio's blocking pool (the async
-//!   workers keep serving other requests), and at most
-//!   [`max_concurrent`](PasswordHasher::max_concurrent) Argon2 computations run at once per
-//!   hasher (default: the number of CPUs), each holding `m` KiB; more requests wait their
-//!   turn asynchronously. A flood of sign-ins therefore queues instead of allocating
-//!   19 MiB per request.
+//! - **CPU and memory are bounded**: hashing runs on the hasher's own threads, never on the
+//!   async workers (which keep serving other requests): exactly
+//!   [`max_concurrent`](PasswordHasher::max_concurrent) of them (default: the number of
+//!   CPUs), started on first use and shared by clones. Each reuses its `m` KiB of working
+//!   memory from one hash to the next; more requests wait their turn asynchronously. A
+//!   flood of sign-ins therefore queues instead of allocating 19 MiB per request, and the
+//!   process keeps about `max_concurrent × m` KiB for verification (see `BENCHMARKS.md`:
+//!   a sign-in burst on one core used to leave 140 MB of RSS behind).
 //! - **Wiping**: the copy of the password handed to the blocking task is overwritten with
 //!   zeros when dropped (best effort: `std::hint::black_box` keeps the writes, but the crate
 //!   takes no `zeroize` dependency for this), and argon2 wipes its working memory (its
@@ -81,10 +83,13 @@
 
 use std::fmt;
 use std::num::NonZeroUsize;
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, mpsc};
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use std::cell::RefCell;
+
+use argon2::password_hash::phc::{Output, PasswordHash};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHasher as _, Version};
 use tokio::sync::Semaphore;
 
 /// The OWASP Password Storage Cheat Sheet's equivalent Argon2id settings, `(m KiB, t)`, all
@@ -118,6 +123,7 @@ pub struct PasswordHasher {
     max_len: usize,
     max_concurrent: usize,
     permits: Arc<Semaphore>,
+    workers: Arc<Workers>,
 }
 
 /// The result of [`PasswordHasher::verify`].
@@ -245,11 +251,12 @@ impl PasswordHasher {
     pub fn max_concurrent(mut self, n: usize) -> Self {
         self.max_concurrent = n.max(1);
         self.permits = Arc::new(Semaphore::new(self.max_concurrent));
+        self.workers = Arc::new(Workers::new(self.max_concurrent));
         self
     }
 
     /// Hashes a new password into a PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`),
-    /// with a random 16-byte salt, on the blocking pool.
+    /// with a random 16-byte salt, on a hashing thread.
     ///
     /// The password is taken verbatim: no trimming, no Unicode normalisation.
     ///
@@ -271,7 +278,7 @@ impl PasswordHasher {
             .map_err(PasswordError::Hash)?
     }
 
-    /// Verifies `password` against the stored PHC string `phc`, on the blocking pool.
+    /// Verifies `password` against the stored PHC string `phc`, on a hashing thread.
     ///
     /// Pass `None` when the user is unknown or has no password: a dummy hash with this
     /// hasher's parameters is verified instead and the answer is always
@@ -323,18 +330,18 @@ impl PasswordHasher {
             max_len: DEFAULT_MAX_LEN,
             max_concurrent,
             permits: Arc::new(Semaphore::new(max_concurrent)),
+            workers: Arc::new(Workers::new(max_concurrent)),
         }
     }
 
-    /// Runs `work` on the blocking pool once a permit is free. The permit moves into the
-    /// task, so a caller that gives up (a dropped future) still counts until the work
-    /// actually ends.
+    /// Runs `work` on a hashing thread once a permit is free. The permit moves into the
+    /// job, so a caller that gives up (a dropped future) still counts until the work
+    /// actually ends. With as many permits as threads, a job never waits for a thread.
     async fn blocking<T, F>(&self, work: F) -> Result<T, String>
     where
         T: Send + 'static,
         F: FnOnce(&Inner) -> T + Send + 'static,
     {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;
         let permit = self
             .permits
             .clone()
@@ -342,13 +349,13 @@ impl PasswordHasher {
             .await
             .map_err(|e| e.to_string())?;
         let inner = self.inner.clone();
-        runtime
-            .spawn_blocking(move || {
-                let _permit = permit;
-                work(&inner)
-            })
-            .await
-            .map_err(|e| e.to_string())
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.workers.run(Box::new(move || {
+            let _permit = permit;
+            let _ = tx.send(work(&inner));
+        }))?;
+        rx.await
+            .map_err(|_| "the password hashing job did not finish".to_owned())
     }
 
     /// A hasher with any parameters Argon2 accepts, for fast tests.
@@ -374,7 +381,108 @@ impl fmt::Debug for PasswordHasher {
     }
 }
 
-/// What the blocking tasks share: the parameters and the dummy hash.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hasher's threads: `count` of them, started by the first job, stopped when the last
+/// clone of the hasher is dropped (the channel closes). A thread per job would not do:
+/// every new thread gets its own allocator arena, which keeps the 19 MiB it used.
+struct Workers {
+    count: usize,
+    queue: Mutex<Option<mpsc::Sender<Job>>>,
+}
+
+impl Workers {
+    fn new(count: usize) -> Self {
+        Self {
+            count,
+            queue: Mutex::new(None),
+        }
+    }
+
+    fn run(&self, job: Job) -> Result<(), String> {
+        let mut queue = self
+            .queue
+            .lock()
+            .map_err(|_| "the password hashing queue is poisoned".to_owned())?;
+        if queue.is_none() {
+            let (tx, rx) = mpsc::channel::<Job>();
+            let rx = Arc::new(Mutex::new(rx));
+            for i in 0..self.count {
+                let rx = rx.clone();
+                std::thread::Builder::new()
+                    .name(format!("portcullis-argon2-{i}"))
+                    .spawn(move || worker(&rx))
+                    .map_err(|e| format!("cannot start a password hashing thread: {e}"))?;
+            }
+            *queue = Some(tx);
+        }
+        queue
+            .as_ref()
+            .ok_or_else(|| "no password hashing threads".to_owned())?
+            .send(job)
+            .map_err(|_| "the password hashing threads stopped".to_owned())
+    }
+}
+
+/// One hashing thread: runs jobs until the queue closes. A panicking job (none is known
+/// to) loses only its own answer: the caller sees an error, the thread goes on.
+fn worker(rx: &Mutex<mpsc::Receiver<Job>>) {
+    loop {
+        let job = match rx.lock() {
+            Ok(rx) => match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+            Err(_) => return,
+        };
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+    }
+}
+
+thread_local! {
+    /// This hashing thread's Argon2 working memory (`m` KiB), kept from one verification to
+    /// the next. Allocating it per verification made glibc keep up to 140 MB after a burst
+    /// on one core (its dynamic mmap threshold serves the 19 MiB from the heap from the
+    /// second allocation on), and zeroing fresh pages cost time too.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether `password` matches `target`: what argon2's `verify_password` does (the hash's
+/// own algorithm, version, parameters, salt and output length; a constant-time comparison
+/// of the outputs), computed in this thread's reused memory, which is wiped afterwards.
+fn matches_in_reused_memory(password: &[u8], target: &PasswordHash) -> bool {
+    let (Some(salt), Some(expected)) = (&target.salt, &target.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(target.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match target.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(target) else {
+        return false;
+    };
+    let mut buffer = [0u8; Output::MAX_LENGTH];
+    let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let Some(out) = buffer.get_mut(..len) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    let computed = MEMORY.with_borrow_mut(|memory| {
+        memory.resize(blocks, Block::new());
+        let r =
+            argon2.hash_password_into_with_memory(password, salt.as_ref(), out, &mut memory[..]);
+        // Derived from the password: wipe it (a fresh allocation was zeroed anyway).
+        memory.fill(Block::new());
+        r
+    });
+    computed.is_ok() && Output::new(out).is_ok_and(|o| o == *expected)
+}
+
+/// What the hashing jobs share: the parameters and the dummy hash.
 struct Inner {
     params: Params,
     /// A PHC string with these parameters, a fixed salt and an all-zero output: no password
@@ -416,7 +524,7 @@ impl Inner {
             return Verification::Invalid;
         };
         // The PHC string's own algorithm, version and parameters are used.
-        let matches = self.argon2().verify_password(password, &target).is_ok();
+        let matches = matches_in_reused_memory(password, &target);
         if matches && real {
             Verification::Valid {
                 rehash: !self.is_current(&target),

@@ -233,7 +233,8 @@ pub(crate) struct Ctx<'a> {
     /// Whether the callback-url cookie must be (re)written.
     pub(crate) callback_cookie_stale: bool,
     pub(crate) now: OffsetDateTime,
-    pub(crate) request_url: Url,
+    /// The request's path and query (see [`Ctx::request_url`]).
+    pub(crate) path_and_query: Option<http::uri::PathAndQuery>,
     /// The client address, when the framework layer supplied one ([`ClientIp`]).
     pub(crate) client_ip: Option<std::net::IpAddr>,
 }
@@ -251,6 +252,15 @@ impl Ctx<'_> {
 
     pub(crate) fn codec(&self) -> &JweCodec {
         self.cfg.codec(self.secure)
+    }
+
+    /// The request URL on the trusted origin (what `authorize` sees). Built on demand: only
+    /// the credentials sign-in needs it, and a URL parse per session read is waste.
+    pub(crate) fn request_url(&self) -> Url {
+        let path = self.path_and_query.as_ref().map_or("/", |p| p.as_str());
+        self.origin
+            .join(path)
+            .unwrap_or_else(|_| self.origin.clone())
     }
 
     /// `{origin}{base}` without a trailing slash (`https://app.example/api/auth`).

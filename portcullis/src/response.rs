@@ -111,7 +111,8 @@ fn set_common(h: &mut HeaderMap) {
 /// Builds the final response. `json_redirect` turns a redirect into `{url}`:
 /// with status 200 in v5, keeping the reply's status in v4.
 pub(crate) fn render(reply: Reply, json_redirect: bool, v4: bool) -> Response<Bytes> {
-    let mut headers = HeaderMap::new();
+    // Room for the common, content, cache and a few cookie headers without regrowing.
+    let mut headers = HeaderMap::with_capacity(16);
     set_common(&mut headers);
     let v4_json_status = reply.status_for_v4_json();
     let (status, body) = match reply.body {
@@ -159,7 +160,8 @@ pub(crate) fn render(reply: Reply, json_redirect: bool, v4: bool) -> Response<By
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     }
     for c in &reply.cookies {
-        if let Ok(v) = HeaderValue::from_str(&c.to_header_value()) {
+        // `try_from(String)` keeps the buffer (no copy of a 500-byte token).
+        if let Ok(v) = HeaderValue::try_from(c.to_header_value()) {
             headers.append(header::SET_COOKIE, v);
         }
     }

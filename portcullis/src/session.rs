@@ -94,16 +94,50 @@ impl<U> Session<U> {
 /// `Date.prototype.toISOString()`: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub(crate) fn iso_millis(t: time::OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    // Written digit by digit: this runs for every session read.
+    let mut out = String::with_capacity(24);
+    push_year(&mut out, t.year());
+    out.push('-');
+    push_digits(&mut out, u32::from(u8::from(t.month())), 2);
+    out.push('-');
+    push_digits(&mut out, u32::from(t.day()), 2);
+    out.push('T');
+    push_digits(&mut out, u32::from(t.hour()), 2);
+    out.push(':');
+    push_digits(&mut out, u32::from(t.minute()), 2);
+    out.push(':');
+    push_digits(&mut out, u32::from(t.second()), 2);
+    out.push('.');
+    push_digits(&mut out, u32::from(t.millisecond()), 3);
+    out.push('Z');
+    out
+}
+
+/// Appends `n` in decimal, zero-padded to `width` digits (more digits if `n` needs them).
+pub(crate) fn push_digits(out: &mut String, n: u32, width: usize) {
+    let mut buf = [b'0'; 10];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let start = i.min(buf.len().saturating_sub(width));
+    for &b in &buf[start..] {
+        out.push(char::from(b));
+    }
+}
+
+/// Appends a year as `{:04}` does: zero-padded to four digits, `-` before negative years.
+pub(crate) fn push_year(out: &mut String, year: i32) {
+    if year < 0 {
+        out.push('-');
+    }
+    push_digits(out, year.unsigned_abs(), 4);
 }
 
 #[cfg(test)]
@@ -114,6 +148,53 @@ mod tests {
     fn iso_format_matches_javascript() {
         let t = time::OffsetDateTime::from_unix_timestamp_nanos(1_445_412_480_123_456_789).unwrap();
         assert_eq!(iso_millis(t), "2015-10-21T07:28:00.123Z");
+    }
+
+    /// The digit-by-digit writers agree with `format!` over years 1..=9999 and every field
+    /// width, including the single-digit and year-before-1000 cases.
+    #[test]
+    fn date_writers_match_format() {
+        let mut t = time::OffsetDateTime::from_unix_timestamp(-62_135_596_800).unwrap(); // 0001-01-01
+        let step = time::Duration::seconds(86_400 * 37 + 3_661) + time::Duration::milliseconds(7);
+        loop {
+            let iso = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.millisecond()
+            );
+            assert_eq!(iso_millis(t), iso);
+            let http = crate::cookie::http_date(t);
+            let expected_tail = format!(
+                "{:02} {} {:04} {:02}:{:02}:{:02} GMT",
+                t.day(),
+                &format!("{:?}", t.month())[..3],
+                t.year(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            );
+            assert_eq!(&http[5..], expected_tail, "{t}");
+            assert_eq!(&http[..3], &format!("{:?}", t.weekday())[..3]);
+            match t.checked_add(step) {
+                Some(next) => t = next,
+                None => break,
+            }
+        }
+        for (n, w, s) in [
+            (0, 2, "00"),
+            (7, 3, "007"),
+            (123, 2, "123"),
+            (4_294_967_295, 4, "4294967295"),
+        ] {
+            let mut out = String::new();
+            push_digits(&mut out, n, w);
+            assert_eq!(out, s);
+        }
     }
 
     #[test]

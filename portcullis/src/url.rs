@@ -34,6 +34,10 @@ impl CallbackUrl {
         if input.is_empty() || input.len() > MAX_CALLBACK_URL_LEN {
             return None;
         }
+        // The common case on every request: the callback-url cookie holds the origin itself.
+        if input == base.as_str() && is_bare_origin(base) {
+            return Some(Self(base.clone()));
+        }
         let mut url = if input.starts_with('/') {
             // Join as text, exactly like Auth.js (`${baseUrl}${url}`), then re-parse and
             // re-check: the parser, not a pattern, decides where this really points.
@@ -68,6 +72,16 @@ impl CallbackUrl {
 }
 
 /// The origin of `base` as a `Url` (`https://app.example/`).
+/// Whether `url` is exactly its origin (`https://app.example/`): path `/`, nothing else.
+fn is_bare_origin(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https")
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none()
+}
+
 pub(crate) fn origin_url(base: &Url) -> Url {
     let mut u = base.clone();
     u.set_path("/");

@@ -56,8 +56,14 @@ pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
     };
     // Revocation: a per-user "not before" time refuses tokens issued earlier. If the store
     // that holds it is down, the session's validity is unknown: 503, cookie kept.
-    let not_before = match (&ctx.cfg.stores.revocations, subject(&claims)) {
-        (Some(_), Some(user_id)) => match ctx.cfg.stores.not_before(&user_id).await {
+    let user_id = ctx
+        .cfg
+        .stores
+        .revocations
+        .as_ref()
+        .and_then(|_| subject(&claims));
+    let not_before = match user_id {
+        Some(user_id) => match ctx.cfg.stores.not_before(&user_id).await {
             Ok(v) => v,
             Err(e) if e.is_unavailable() => {
                 tracing::warn!(target: "portcullis", error = %e, "revocation store unavailable");
@@ -68,7 +74,7 @@ pub(crate) async fn session(ctx: &Ctx<'_>, is_update: bool) -> Reply {
                 return empty();
             }
         },
-        _ => None,
+        None => None,
     };
     // Provider tokens about to expire are refreshed before the callbacks see the token.
     #[cfg(feature = "oauth")]

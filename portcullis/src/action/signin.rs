@@ -86,7 +86,7 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
     };
     let request = AuthorizeRequest {
         method: ctx.method.clone(),
-        url: ctx.request_url.clone(),
+        url: ctx.request_url(),
         headers: ctx.headers.clone(),
     };
     let user = match authorize.authorize(ctx.body.clone(), request).await {

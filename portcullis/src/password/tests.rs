@@ -42,11 +42,6 @@ fn custom_hash(password: &str, alg: &str, version: u32, m: u32, t: u32, salt: &[
 }
 
 /// Polls a future once without any runtime.
-fn poll_once<F: Future>(f: F) -> Poll<F::Output> {
-    let mut cx = Context::from_waker(Waker::noop());
-    pin!(f).poll(&mut cx)
-}
-
 #[test]
 fn defaults_are_owasp_argon2id() {
     let h = PasswordHasher::default();
@@ -393,17 +388,65 @@ fn max_concurrent_bounds_the_work() {
     });
 }
 
+/// Drives a future on this thread without any runtime (a parked-thread waker).
+fn block_on_without_runtime<F: Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
 #[test]
-fn outside_a_runtime_nothing_panics() {
+fn works_outside_a_tokio_runtime() {
+    // The hashing threads are the hasher's own: any executor can await them.
     let h = cheap();
+    let phc = block_on_without_runtime(h.hash(PW)).unwrap();
+    assert!(block_on_without_runtime(h.verify(PW, Some(&phc))).is_valid());
     assert_eq!(
-        poll_once(h.verify(PW, None)),
-        Poll::Ready(Verification::Invalid)
+        block_on_without_runtime(h.verify(PW, None)),
+        Verification::Invalid
     );
-    assert!(matches!(
-        poll_once(h.hash(PW)),
-        Poll::Ready(Err(PasswordError::Hash(_)))
-    ));
+}
+
+#[test]
+fn a_burst_runs_on_max_concurrent_threads_only() {
+    // Each thread's allocator keeps the Argon2 memory it used: a burst must not spread
+    // over new threads (tokio's blocking pool started one per job under load).
+    rt().block_on(async {
+        let h = cheap().max_concurrent(2);
+        let mut jobs = Vec::new();
+        for _ in 0..24 {
+            let h = h.clone();
+            jobs.push(tokio::spawn(async move {
+                h.blocking(|inner| {
+                    let _ = inner.hash(PW.as_bytes());
+                    std::thread::current().id()
+                })
+                .await
+                .unwrap()
+            }));
+        }
+        let mut threads = std::collections::HashSet::new();
+        for j in jobs {
+            threads.insert(j.await.unwrap());
+        }
+        assert!(
+            (1..=2).contains(&threads.len()),
+            "{} threads",
+            threads.len()
+        );
+    });
 }
 
 proptest! {
@@ -438,4 +481,46 @@ proptest! {
             prop_assert_eq!(v, Verification::Invalid);
         }
     }
+}
+
+/// The reused-memory verification agrees with argon2's own `verify_password` for every
+/// algorithm, version, output length and parameter set, right and wrong passwords alike,
+/// and reuses one buffer across different sizes.
+#[test]
+fn reused_memory_verification_matches_the_argon2_crate() {
+    use argon2::password_hash::CustomizedPasswordHasher as _;
+    use argon2::{Algorithm, Argon2, PasswordVerifier as _, Version};
+    let salt = b"0123456789abcdef";
+    let cases = [
+        (Algorithm::Argon2id, Version::V0x13, 64, 1, 1, Some(32)),
+        (Algorithm::Argon2id, Version::V0x13, 256, 2, 2, Some(16)),
+        (Algorithm::Argon2i, Version::V0x13, 32, 3, 1, Some(64)),
+        (Algorithm::Argon2d, Version::V0x10, 16, 1, 1, None),
+        (Algorithm::Argon2id, Version::V0x10, 128, 1, 4, Some(24)),
+    ];
+    for (alg, ver, m, t, p, out) in cases {
+        let params = argon2::Params::new(m, t, p, out).unwrap();
+        let phc = Argon2::default()
+            .hash_password_customized(
+                PW.as_bytes(),
+                salt,
+                Some(alg.as_str()),
+                Some(ver.into()),
+                params,
+            )
+            .unwrap()
+            .to_string();
+        let target = PasswordHash::new(&phc).unwrap();
+        for candidate in [PW, "not the password", ""] {
+            let theirs = Argon2::default()
+                .verify_password(candidate.as_bytes(), &target)
+                .is_ok();
+            let ours = super::matches_in_reused_memory(candidate.as_bytes(), &target);
+            assert_eq!(ours, theirs, "{phc} / {candidate:?}");
+            assert_eq!(ours, candidate == PW);
+        }
+    }
+    // No salt or no output: never a match.
+    let bare = PasswordHash::new("$argon2id$v=19$m=64,t=1,p=1").unwrap();
+    assert!(!super::matches_in_reused_memory(PW.as_bytes(), &bare));
 }
