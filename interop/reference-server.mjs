@@ -13,6 +13,7 @@ import { Auth } from "@auth/core";
 import Credentials from "@auth/core/providers/credentials";
 import { getToken } from "@auth/core/jwt";
 import * as example from "./lib/example-config.mjs";
+import { json, sendWebResponse, toWebRequest } from "./lib/node-web.mjs";
 
 const secret = example.requireSecret();
 
@@ -34,39 +35,6 @@ export const config = {
     warn: (code) => console.error("[auth][warn]", code),
   },
 };
-
-/** node IncomingMessage -> web Request (all header values kept, body only for non-GET/HEAD). */
-async function toWebRequest(req) {
-  const url = new URL(req.url, `http://${req.headers.host ?? "127.0.0.1"}`);
-  const headers = new Headers();
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
-  }
-  let body;
-  if (req.method !== "GET" && req.method !== "HEAD") {
-    const chunks = [];
-    for await (const c of req) chunks.push(c);
-    body = Buffer.concat(chunks);
-  }
-  return new Request(url, { method: req.method, headers, body });
-}
-
-/** web Response -> node ServerResponse; each Set-Cookie stays its own header line. */
-async function sendWebResponse(res, response) {
-  res.statusCode = response.status;
-  for (const [name, value] of response.headers) {
-    if (name.toLowerCase() === "set-cookie") continue;
-    res.setHeader(name, value);
-  }
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length) res.setHeader("set-cookie", cookies);
-  res.end(Buffer.from(await response.arrayBuffer()));
-}
-
-function json(res, status, value) {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(value));
-}
 
 async function handle(req, res) {
   const request = await toWebRequest(req);

@@ -12,6 +12,7 @@ import http from "node:http";
 import { Auth } from "@auth/core";
 import Credentials from "@auth/core/providers/credentials";
 import * as example from "../../interop/lib/example-config.mjs";
+import { json, sendWebResponse, toWebRequest } from "../../interop/lib/node-web.mjs";
 
 const config = {
   basePath: example.BASE_PATH,
@@ -31,40 +32,10 @@ const config = {
   },
 };
 
-/** node IncomingMessage -> web Request, as a framework adapter (Next.js, SvelteKit…) does. */
-async function toWebRequest(req) {
-  const url = new URL(req.url, `http://${req.headers.host ?? "127.0.0.1"}`);
-  const headers = new Headers();
-  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
-  let body;
-  if (req.method !== "GET" && req.method !== "HEAD") {
-    const chunks = [];
-    for await (const c of req) chunks.push(c);
-    body = Buffer.concat(chunks);
-  }
-  return new Request(url, { method: req.method, headers, body });
-}
-
-/** web Response -> node ServerResponse, each Set-Cookie its own header line. */
-async function send(res, response) {
-  res.statusCode = response.status;
-  for (const [name, value] of response.headers) {
-    if (name !== "set-cookie") res.setHeader(name, value);
-  }
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length) res.setHeader("set-cookie", cookies);
-  res.end(Buffer.from(await response.arrayBuffer()));
-}
-
-function json(res, status, value) {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(value));
-}
-
 async function handle(req, res) {
   const request = await toWebRequest(req);
   const { pathname } = new URL(request.url);
-  if (pathname.startsWith(`${example.BASE_PATH}/`)) return send(res, await Auth(request, config));
+  if (pathname.startsWith(`${example.BASE_PATH}/`)) return sendWebResponse(res, await Auth(request, config));
   if (pathname === "/api/protected" && req.method === "GET") {
     const url = new URL(`${example.BASE_PATH}/session`, request.url);
     const session = await (await Auth(new Request(url, { headers: request.headers }), config)).json();

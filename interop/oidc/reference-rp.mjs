@@ -26,6 +26,7 @@
 import http from "node:http";
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
+import { sendWebResponse, toWebRequest } from "../lib/node-web.mjs";
 
 let Auth;
 let getToken;
@@ -127,19 +128,6 @@ const config = {
   },
 };
 
-async function toWebRequest(req) {
-  const url = new URL(req.url, `http://${req.headers.host ?? "127.0.0.1"}`);
-  const headers = new Headers();
-  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
-  let body;
-  if (req.method !== "GET" && req.method !== "HEAD") {
-    const chunks = [];
-    for await (const c of req) chunks.push(c);
-    body = Buffer.concat(chunks);
-  }
-  return new Request(url, { method: req.method, headers, body });
-}
-
 async function handle(req, res) {
   const request = await toWebRequest(req);
   if (!new URL(request.url).pathname.startsWith(`${BASE_PATH}/`)) {
@@ -158,11 +146,7 @@ async function handle(req, res) {
     u.searchParams.set("state", randomBytes(12).toString("base64url"));
     response.headers.set("location", u.href);
   }
-  res.statusCode = response.status;
-  for (const [name, value] of response.headers) if (name.toLowerCase() !== "set-cookie") res.setHeader(name, value);
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length) res.setHeader("set-cookie", cookies);
-  res.end(Buffer.from(await response.arrayBuffer()));
+  await sendWebResponse(res, response);
 }
 
 const server = http.createServer((req, res) => {
