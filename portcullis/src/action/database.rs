@@ -62,7 +62,7 @@ pub(crate) fn cookie_token(ctx: &Ctx<'_>) -> Option<String> {
 /// The database session token among parsed cookies, if it has the right shape.
 pub(crate) fn token_from_cookies(cookies: &RequestCookies, name: &str) -> Option<String> {
     match cookies.session_token(name, 128) {
-        SessionCookie::Present(t) if is_session_token(&t) => Some(t),
+        SessionCookie::Present(t) if is_session_token(&t) => Some(t.into_owned()),
         _ => None,
     }
 }
