@@ -27,8 +27,7 @@ use crate::{
 /// connections and an acquire timeout of [`ACQUIRE_TIMEOUT`](Self::ACQUIRE_TIMEOUT), so an
 /// outage or an exhausted pool becomes [`AdapterError::Unavailable`] (503) within seconds,
 /// never a hang. Connections are checked before use and re-opened after the server comes
-/// back: the same adapter recovers from a restart without being rebuilt (connections idle
-/// for a second or more are checked before use; see [`pool_options`](Self::pool_options)).
+/// back: the same adapter recovers from a restart without being rebuilt.
 ///
 /// Timestamps are `timestamptz`; `fields` is `jsonb` (which keeps values, not formatting:
 /// key order and number spelling are normalised; a string containing `\u0000` is refused by
@@ -63,10 +62,6 @@ impl PostgresAdapter {
     /// as unavailable.
     pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
-    /// A pooled connection idle this long is pinged before use (see
-    /// [`pool_options`](Self::pool_options)).
-    pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
-
     /// The pool options [`connect`](Self::connect) uses; adjust and pass to
     /// [`connect_with`](Self::connect_with).
     ///
@@ -75,26 +70,11 @@ impl PostgresAdapter {
     /// let options = portcullis_sqlx::PostgresAdapter::pool_options().max_connections(4);
     /// assert_eq!(options.get_max_connections(), 4);
     /// ```
-    ///
-    /// Connections are checked (a round trip) before use only when they sat idle for
-    /// [`PING_AFTER_IDLE`](Self::PING_AFTER_IDLE) or longer: sqlx already checks every
-    /// connection when it goes back to the pool, so a busy connection was checked moments
-    /// ago, and a ping per query would double the round trips of every session read. A
-    /// server restart inside that window fails one query per pooled connection with
-    /// [`AdapterError::Unavailable`] (503, fail closed), and the broken connection is dropped.
     pub fn pool_options() -> PgPoolOptions {
         PgPoolOptions::new()
             .max_connections(Self::DEFAULT_MAX_CONNECTIONS)
             .acquire_timeout(Self::ACQUIRE_TIMEOUT)
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= Self::PING_AFTER_IDLE {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
+            .test_before_acquire(true)
     }
 
     /// Connects with [`pool_options`](Self::pool_options) and applies the migrations.
