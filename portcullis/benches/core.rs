@@ -297,6 +297,40 @@ fn post_signout_csrf(bencher: divan::Bencher<'_, '_>, case: &str) {
     bencher.bench_local(|| rt.block_on(auth.handle(request())));
 }
 
+/// SECURITY.md CSRF-07: `POST /signout` whose `csrfToken` differs from the cookie's token
+/// in its first byte or in its last byte. Both are refused through the same constant-time
+/// comparison (`subtle`), so the two figures should agree within noise; the test
+/// `catalogue.rs::csrf_07_every_mismatch_position_gets_the_same_answer_through_one_comparison`
+/// checks the same path structurally, never by timing.
+#[divan::bench(args = ["first byte", "last byte"])]
+fn post_signout_csrf_mismatch(bencher: divan::Bencher<'_, '_>, position: &str) {
+    let auth = auth();
+    let rt = runtime();
+    let (cookie, token) = warm_browser(&auth, &rt);
+    let i = if position == "first byte" {
+        0
+    } else {
+        token.len() - 1
+    };
+    let mut posted = token.into_bytes();
+    posted[i] = if posted[i] == b'0' { b'1' } else { b'0' };
+    let posted = String::from_utf8(posted).unwrap();
+    let body = Bytes::from(format!("csrfToken={posted}"));
+    let request = || {
+        http::Request::post("http://localhost:3000/api/auth/signout")
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .unwrap()
+    };
+    let res = rt.block_on(auth.handle(request()));
+    assert_eq!(
+        res.headers()["location"],
+        "http://localhost:3000/api/auth/signin?error=MissingCSRF"
+    );
+    bencher.bench_local(|| rt.block_on(auth.handle(request())));
+}
+
 /// `GET /session` whose session token (about `token_bytes` bytes) arrives in chunks:
 /// chunk reassembly, decrypt, callbacks, re-encrypt, and splitting the new token into
 /// chunked `Set-Cookie` headers again. Compare with `get_session` (one ~300-byte cookie;
