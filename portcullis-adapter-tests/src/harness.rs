@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use portcullis::adapter::{
-    PasswordAdapter, RevocationAdapter, SessionAdapter, TokenHash, UserAdapter,
+    AuditAdapter, PasswordAdapter, RevocationAdapter, SessionAdapter, TokenHash, UserAdapter,
     VerificationTokenAdapter,
 };
 use time::OffsetDateTime;
@@ -154,6 +154,10 @@ pub trait Harness: Send + Sync + 'static {
     }
     /// The password store, if any (it needs [`users`](Self::users) too).
     fn passwords(&self) -> Option<Arc<dyn PasswordAdapter>> {
+        None
+    }
+    /// The audit log's store, if any.
+    fn audit(&self) -> Option<Arc<dyn AuditAdapter>> {
         None
     }
     /// Whether `session_and_user` must return the user too (true for stores that hold both

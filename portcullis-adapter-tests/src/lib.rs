@@ -74,6 +74,9 @@
 //! | expired rows are returned like any other (or already gone with native expiry) | no expiry filtering | [`use_verification_token_returns_expired`](cases::use_verification_token_returns_expired) |
 //! | `delete_verification_tokens` deletes every row of the identifier and returns the count; `0` when it has none | one `DELETE … WHERE identifier = ?` (`rows_affected`); exact match; other identifiers' rows stay usable | [`delete_verification_tokens_of_identifier`](cases::delete_verification_tokens_of_identifier) |
 //! | `not_before`: `None` if never set; `set_not_before` replaces the earlier value | per user | [`set_not_before_replaces`](cases::set_not_before_replaces) |
+//! | `record_audit_event` stores every field; a duplicate id is `Conflict` | a primary key on `id`; milliseconds kept | [`audit_events_round_trip_newest_first`](cases::audit_events_round_trip_newest_first), [`audit_event_ids_are_unique`](cases::audit_event_ids_are_unique) |
+//! | `audit_events`: the user's only, newest first, at most `limit`, strictly before `before` | `WHERE user_id = ? AND at < ? ORDER BY at DESC LIMIT ?`; exact match | [`audit_events_round_trip_newest_first`](cases::audit_events_round_trip_newest_first) |
+//! | `delete_audit_events_before` deletes `at < cutoff` for every user, returns the count | the boundary stays | [`delete_audit_events_before_cuts_at_the_cutoff`](cases::delete_audit_events_before_cuts_at_the_cutoff) |
 //! | (not in the contract yet) a revocation for an unknown user | stored, or `NotFound` — never `Ok` and then forgotten | [`set_not_before_unknown_user_is_never_silent`](cases::set_not_before_unknown_user_is_never_silent) |
 //!
 //! Each time the fixtures use is a whole number of milliseconds, since the contract promises
@@ -185,6 +188,18 @@ macro_rules! revocation_adapter_tests {
     };
 }
 
+/// Every [`AuditAdapter`](portcullis::adapter::AuditAdapter) case.
+#[macro_export]
+macro_rules! audit_adapter_tests {
+    ($make:path) => {
+        $crate::adapter_tests!($make;
+            audit_events_round_trip_newest_first,
+            audit_event_ids_are_unique,
+            delete_audit_events_before_cuts_at_the_cutoff,
+        );
+    };
+}
+
 /// Every [`PasswordAdapter`](portcullis::adapter::PasswordAdapter) case.
 #[macro_export]
 macro_rules! password_adapter_tests {
@@ -207,5 +222,6 @@ macro_rules! all_adapter_tests {
         $crate::verification_token_adapter_tests!($make);
         $crate::revocation_adapter_tests!($make);
         $crate::password_adapter_tests!($make);
+        $crate::audit_adapter_tests!($make);
     };
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use portcullis::adapter::memory::MemoryAdapter;
 use portcullis::adapter::{
-    PasswordAdapter, RevocationAdapter, SessionAdapter, TokenHash, UserAdapter,
+    AuditAdapter, PasswordAdapter, RevocationAdapter, SessionAdapter, TokenHash, UserAdapter,
     VerificationTokenAdapter,
 };
 use portcullis_adapter_tests::fixtures::{
@@ -37,6 +37,9 @@ impl Harness for MemoryHarness {
         Some(self.0.clone())
     }
     fn passwords(&self) -> Option<Arc<dyn PasswordAdapter>> {
+        Some(self.0.clone())
+    }
+    fn audit(&self) -> Option<Arc<dyn AuditAdapter>> {
         Some(self.0.clone())
     }
     fn session_and_user_joins(&self) -> bool {

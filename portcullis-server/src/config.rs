@@ -20,6 +20,7 @@ pub(crate) const RESERVED: &[&str] = &[
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
+    metrics_listen: Option<String>,
     url: Option<String>,
     trust_host: Option<bool>,
     production: Option<bool>,
@@ -136,6 +137,9 @@ struct SessionSection {
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) listen: SocketAddr,
+    /// `PORTCULLIS_METRICS_LISTEN`: where `GET /metrics` (Prometheus) is served, on its own
+    /// listener so it is never exposed with the public routes. Off when unset.
+    pub(crate) metrics_listen: Option<SocketAddr>,
     pub(crate) url: Option<String>,
     pub(crate) trust_host: Option<bool>,
     pub(crate) production: bool,
@@ -187,6 +191,25 @@ impl Settings {
             ));
             SocketAddr::from(([127, 0, 0, 1], 3000))
         });
+
+        let metrics_listen = match env("PORTCULLIS_METRICS_LISTEN").or(file.metrics_listen) {
+            None => None,
+            Some(raw) => match raw.parse::<SocketAddr>() {
+                Ok(a) if a == listen => {
+                    problems.push(format!(
+                        "PORTCULLIS_METRICS_LISTEN: `{raw}` is the public address: give the metrics their own port, e.g. `127.0.0.1:9464`"
+                    ));
+                    None
+                }
+                Ok(a) => Some(a),
+                Err(_) => {
+                    problems.push(format!(
+                        "PORTCULLIS_METRICS_LISTEN: `{raw}` is not an address: use IP:PORT, e.g. `127.0.0.1:9464`"
+                    ));
+                    None
+                }
+            },
+        };
 
         let production = production_flag
             || match env("PORTCULLIS_ENV").as_deref() {
@@ -381,6 +404,7 @@ impl Settings {
         }
         Ok(Self {
             listen,
+            metrics_listen,
             url,
             trust_host,
             production,

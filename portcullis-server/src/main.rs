@@ -306,6 +306,14 @@ async fn run_serve(settings: Settings) -> Result<(), String> {
         production = settings.production,
         "portcullis listening on http://{addr}"
     );
+    if let Some(at) = settings.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(at).await.map_err(|e| {
+            format!("PORTCULLIS_METRICS_LISTEN: cannot listen on {at} ({e}): choose a free port")
+        })?;
+        let addr = metrics.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!(%addr, "metrics on http://{addr}/metrics");
+        tokio::spawn(serve::metrics(metrics, auth.clone()));
+    }
     let app = serve::app(
         auth,
         stores.clone(),

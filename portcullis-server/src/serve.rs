@@ -46,6 +46,29 @@ pub(crate) fn app(auth: Auth, stores: Stores, proxies: Arc<Vec<Cidr>>) -> Router
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
 }
 
+/// Serves `GET /metrics` (the Prometheus text format) on its own listener until the
+/// process ends.
+pub(crate) async fn metrics(listener: tokio::net::TcpListener, auth: Auth) {
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let auth = auth.clone();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    auth.metrics().render_prometheus(),
+                )
+            }
+        }),
+    );
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!(error = %e, "the metrics listener stopped");
+    }
+}
+
 async fn readyz(State(stores): State<Stores>) -> Response {
     match stores.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),

@@ -112,9 +112,22 @@ impl Stores {
     ) -> AuthConfigBuilder<C> {
         // Users and passwords always live in the database (the password provider, and
         // OAuth users); the email flows also keep their tokens there.
+        // The audit log lives there too.
         let builder = match &self.db {
-            Db::Sqlite(d) => builder.user_adapter(d.clone()).password_adapter(d.clone()),
-            Db::Postgres(d) => builder.user_adapter(d.clone()).password_adapter(d.clone()),
+            Db::Sqlite(d) => builder
+                .user_adapter(d.clone())
+                .password_adapter(d.clone())
+                .audit_adapter(d.clone()),
+            Db::Postgres(d) => builder
+                .user_adapter(d.clone())
+                .password_adapter(d.clone())
+                .audit_adapter(d.clone()),
+        };
+        // Sign-in attempts and mails are rate-limited: in Redis when there is one (shared by
+        // every instance), else in this process.
+        let builder = match &self.redis {
+            Some(r) => builder.rate_limiter(Arc::new(portcullis_redis::RedisRateLimiter::new(r))),
+            None => builder.rate_limiter(Arc::new(portcullis::MemoryRateLimiter::new())),
         };
         let builder = match (&self.db, email) {
             (Db::Sqlite(d), true) => builder.verification_token_adapter(d.clone()),

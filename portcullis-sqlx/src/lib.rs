@@ -246,6 +246,10 @@ fn malformed(column: &'static str, reason: impl std::fmt::Display) -> AdapterErr
     })
 }
 
+fn audit_kind(name: &str) -> Result<portcullis::AuditKind, AdapterError> {
+    portcullis::AuditKind::parse(name).ok_or_else(|| malformed("kind", "unknown audit event kind"))
+}
+
 fn token_hash(
     column: &'static str,
     hex: &str,

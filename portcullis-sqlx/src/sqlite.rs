@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use portcullis::AuditEvent;
 use portcullis::adapter::{
-    AdapterAccount, AdapterError, AdapterSession, AdapterUser, PasswordAdapter, RevocationAdapter,
-    SessionAdapter, TokenHash, UserAdapter, UserUpdate, VerificationToken,
+    AdapterAccount, AdapterError, AdapterSession, AdapterUser, AuditAdapter, PasswordAdapter,
+    RevocationAdapter, SessionAdapter, TokenHash, UserAdapter, UserUpdate, VerificationToken,
     VerificationTokenAdapter,
 };
 use serde_json::{Map, Value};
@@ -886,5 +887,72 @@ impl PasswordAdapter for SqliteAdapter {
             .await
             .map_err(|e| adapter_error(e, ""))?;
         Ok(flag.unwrap_or(false))
+    }
+}
+
+#[async_trait]
+impl AuditAdapter for SqliteAdapter {
+    async fn record_audit_event(&self, event: &AuditEvent) -> Result<(), AdapterError> {
+        sqlx::query(
+            "INSERT INTO audit_events (id, at, kind, user_id, provider, ip, user_agent, detail) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(&event.id)
+        .bind(to_ms(event.at))
+        .bind(event.kind.as_str())
+        .bind(&event.user_id)
+        .bind(&event.provider)
+        .bind(&event.ip)
+        .bind(&event.user_agent)
+        .bind(&event.detail)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| adapter_error(e, "audit event id"))?;
+        Ok(())
+    }
+
+    async fn audit_events(
+        &self,
+        user_id: &str,
+        before: Option<OffsetDateTime>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, AdapterError> {
+        let rows = sqlx::query(
+            "SELECT id, at, kind, user_id, provider, ip, user_agent, detail FROM audit_events \
+             WHERE user_id = ?1 AND at < ?2 ORDER BY at DESC, rowid DESC LIMIT ?3",
+        )
+        .bind(user_id)
+        .bind(before.map_or(i64::MAX, to_ms))
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| adapter_error(e, ""))?;
+        rows.iter()
+            .map(|row| {
+                let mut e = AuditEvent::from_stored(
+                    get(row, "id")?,
+                    from_ms("at", get(row, "at")?)?,
+                    crate::audit_kind(&get::<String>(row, "kind")?)?,
+                );
+                e.user_id = get(row, "user_id")?;
+                e.provider = get(row, "provider")?;
+                e.ip = get(row, "ip")?;
+                e.user_agent = get(row, "user_agent")?;
+                e.detail = get(row, "detail")?;
+                Ok(e)
+            })
+            .collect()
+    }
+
+    async fn delete_audit_events_before(
+        &self,
+        cutoff: OffsetDateTime,
+    ) -> Result<u64, AdapterError> {
+        Ok(sqlx::query("DELETE FROM audit_events WHERE at < ?1")
+            .bind(to_ms(cutoff))
+            .execute(&self.writer)
+            .await
+            .map_err(|e| adapter_error(e, ""))?
+            .rows_affected())
     }
 }

@@ -53,7 +53,7 @@ async fn migrations_are_idempotent_and_from_pool_shares_a_pool() {
             .fetch_one(&h.raw)
             .await
             .unwrap();
-        assert_eq!(applied, 3);
+        assert_eq!(applied, 4);
     })
     .await;
 }

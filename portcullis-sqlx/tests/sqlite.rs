@@ -79,7 +79,7 @@ async fn reopening_applies_migrations_idempotently() {
         .fetch_one(&raw)
         .await
         .unwrap();
-    assert_eq!(applied, 3, "each migration is recorded once");
+    assert_eq!(applied, 4, "each migration is recorded once");
     let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&raw)
         .await

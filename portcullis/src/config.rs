@@ -86,6 +86,8 @@ pub struct AuthConfig {
     pub(crate) body_limit: usize,
     pub(crate) rate_limiter: Option<Arc<dyn RateLimiter>>,
     pub(crate) rate_limits: RateLimits,
+    pub(crate) audit: crate::audit::AuditLog,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
     /// Index 0: http names/codec; index 1: https (`__Secure-`/`__Host-`).
     pub(crate) names: [CookieNames; 2],
     pub(crate) codecs: [JweCodec; 2],
@@ -149,6 +151,8 @@ impl AuthConfig {
             body_limit: 64 * 1024,
             rate_limiter: None,
             rate_limits: RateLimits::default(),
+            audit_adapter: None,
+            audit_retention: crate::audit::DEFAULT_AUDIT_RETENTION,
             problems: Vec::new(),
         }
     }
@@ -242,6 +246,8 @@ pub struct AuthConfigBuilder<C: Callbacks> {
     body_limit: usize,
     rate_limiter: Option<Arc<dyn RateLimiter>>,
     rate_limits: RateLimits,
+    audit_adapter: Option<Arc<dyn crate::adapter::AuditAdapter>>,
+    audit_retention: Duration,
     problems: Vec<String>,
 }
 
@@ -350,6 +356,22 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
             .session_adapter(adapter.clone())
             .verification_token_adapter(adapter.clone())
             .revocation_adapter(adapter)
+    }
+
+    /// Where security events are kept ([`crate::audit`]): sign-ins and failed attempts,
+    /// sign-outs, revocations, password changes, linked accounts, rate-limit hits. Without
+    /// one, events are still emitted as `tracing` events and counted.
+    pub fn audit_adapter<A: crate::adapter::AuditAdapter>(mut self, adapter: Arc<A>) -> Self {
+        self.audit_adapter = Some(adapter);
+        self
+    }
+
+    /// How long stored audit events are kept (default 90 days, at least one day). Older
+    /// ones are deleted at most once an hour per instance, as new events are recorded, or
+    /// by [`Auth::prune_audit_log`](crate::Auth::prune_audit_log).
+    pub fn audit_retention(mut self, retention: Duration) -> Self {
+        self.audit_retention = retention;
+        self
     }
 
     /// How long a "not before" time read from the revocation store is reused (default 5 s).
@@ -772,11 +794,27 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
                 p.id
             ));
         }
+        if self.audit_retention < Duration::from_secs(24 * 60 * 60)
+            || self.audit_retention > MAX_LIFETIME
+        {
+            problems.push(
+                "audit_retention: keep audit events between one day and ten years".to_owned(),
+            );
+        }
         let absolute_max_age = self
             .absolute_max_age
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        let mut stores = self.stores;
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let mut stores = self.stores.observed(&metrics);
         stores.not_before_cache = Arc::new(NotBeforeCache::new(self.not_before_ttl));
+        let rate_limiter = self.rate_limiter.map(|l| -> Arc<dyn RateLimiter> {
+            crate::observe::Observed::wrap(l, "rate_limiter", &metrics)
+        });
+        let audit_adapter = self
+            .audit_adapter
+            .map(|a| -> Arc<dyn crate::adapter::AuditAdapter> {
+                crate::observe::Observed::wrap(a, "audit", &metrics)
+            });
         let write = match self.compat {
             Compat::V5 => TokenFormat::V5,
             Compat::V4 => TokenFormat::V4,
@@ -801,6 +839,7 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
             None
         };
         let Some(codecs) = codecs.filter(|_| problems.is_empty()) else {
+            tracing::warn!(target: "portcullis::audit", kind = "configuration_refused", problems = problems.len(), "audit");
             return Err(ConfigError::new(problems));
         };
         #[cfg(feature = "oauth")]
@@ -849,8 +888,10 @@ impl<C: Callbacks> AuthConfigBuilder<C> {
             messages: self.messages,
             check_fetch_metadata: self.check_fetch_metadata,
             body_limit: self.body_limit,
-            rate_limiter: self.rate_limiter,
+            rate_limiter,
             rate_limits: self.rate_limits,
+            audit: crate::audit::AuditLog::new(audit_adapter, self.audit_retention),
+            metrics,
             names,
             codecs,
             #[cfg(feature = "oauth")]

@@ -64,6 +64,22 @@
 //! | `OAuth`, `providers` | OAuth 2.0 / OpenID Connect providers and presets (feature `oauth`) |
 //! | [`Email`], [`email`] | sign-in links by email, address normalisation, SMTP delivery (feature `email`) |
 //! | [`Passwords`], [`password`] | email + password accounts: Argon2id, sign-up, verification, reset, change (features `email` + `password`) |
+//! | [`audit`] | the audit log: security events as `tracing` events and, with an [`AuditAdapter`](adapter::AuditAdapter), stored with a retention; `GET {base}/audit` and [`Auth::audit_events`] |
+//! | [`Metrics`] | counters and latency histograms in the Prometheus text format ([`Auth::metrics`]) |
+//!
+//! ## Observability
+//! - Each request to the auth routes runs in a span `portcullis.request`, and each store
+//!   call in a span `portcullis.store`, both at `debug` and with OpenTelemetry's
+//!   conventional fields (`otel.name`, `otel.kind`, `otel.status_code`, …), so a
+//!   `tracing-opentelemetry` layer exports them as server and client spans. No span or
+//!   event records a token, a password, a CSRF value or a secret.
+//! - Security events (sign-ins and refusals, sign-outs, revocations, password changes and
+//!   resets, linked and unlinked accounts, rate-limit hits, refused configuration) are
+//!   `tracing` events with target `portcullis::audit`; see [`audit`].
+//! - [`Auth::metrics`] counts sign-ins by provider and outcome, session reads, store calls
+//!   and their failures, rate-limit hits and audit events, with latency histograms per
+//!   action and per store operation. The standalone server serves them at `GET /metrics`
+//!   on its own listener (`PORTCULLIS_METRICS_LISTEN`).
 //!
 //! ## Features
 //! | feature | default | what |
@@ -93,6 +109,7 @@
 
 mod action;
 pub mod adapter;
+pub mod audit;
 mod auth;
 mod callbacks;
 mod config;
@@ -104,6 +121,8 @@ mod error;
 mod events;
 pub mod jwt;
 mod manage;
+mod metrics;
+mod observe;
 #[cfg(feature = "password")]
 pub mod password;
 mod provider;
@@ -122,6 +141,7 @@ mod user;
 
 pub use async_trait::async_trait;
 
+pub use crate::audit::{AuditError, AuditEvent, AuditKind, AuditQuery};
 pub use crate::auth::{Auth, SessionError};
 pub use crate::callbacks::{
     Callbacks, DefaultCallbacks, JwtParams, SessionParams, SignInDecision, SignInParams, Trigger,
@@ -133,6 +153,7 @@ pub use crate::cookie::{CookieNames, MAX_REQUEST_COOKIES, MAX_SESSION_CHUNKS};
 pub use crate::error::{CallbackError, ConfigError, Error, ErrorCode};
 pub use crate::events::{Events, SessionEvent, SignInEvent, SignOutEvent};
 pub use crate::manage::{ManageError, SessionInfo};
+pub use crate::metrics::Metrics;
 #[cfg(feature = "oauth")]
 pub use crate::provider::oauth::{
     DEFAULT_HTTP_TIMEOUT, DEFAULT_ID_TOKEN_LEEWAY_SECS, DEFAULT_REFRESH_WINDOW, IdTokenAlg, OAuth,

@@ -11,6 +11,7 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::adapter::{AdapterError, AdapterSession, TokenHash};
+use crate::audit::{AuditEvent, AuditKind, Client};
 use crate::auth::Auth;
 use crate::config::{AuthConfig, SessionStrategy};
 use crate::session::iso_millis;
@@ -84,7 +85,7 @@ impl Auth {
         user_id: &str,
         session_id: &str,
     ) -> Result<bool, ManageError> {
-        revoke_one(self.config(), user_id, session_id).await
+        revoke_one(self.config(), user_id, session_id, Client::NONE).await
     }
 
     /// Revokes every session of the user except `keep` (a session id). Returns how many
@@ -101,6 +102,7 @@ impl Auth {
             self.config(),
             user_id,
             TokenHash::from_stored(keep).as_ref(),
+            Client::NONE,
         )
         .await
     }
@@ -112,7 +114,13 @@ impl Auth {
     /// [`ManageError::Unsupported`] when neither a session nor a revocation adapter is
     /// configured; [`ManageError::Adapter`] when a store fails.
     pub async fn revoke_all_sessions(&self, user_id: &str) -> Result<u64, ManageError> {
-        revoke_all(self.config(), user_id, OffsetDateTime::now_utc()).await
+        revoke_all(
+            self.config(),
+            user_id,
+            OffsetDateTime::now_utc(),
+            Client::NONE,
+        )
+        .await
     }
 
     /// The provider accounts linked to a user (`provider`, `providerAccountId`, `type`;
@@ -174,6 +182,10 @@ impl Auth {
         users
             .unlink_account(&account.provider, &account.provider_account_id)
             .await?;
+        let event = AuditEvent::new(AuditKind::AccountUnlinked)
+            .with_user(user_id)
+            .with_provider(provider);
+        crate::audit::record(self.config(), event).await;
         Ok(true)
     }
 
@@ -227,19 +239,23 @@ pub(crate) async fn revoke_others(
     cfg: &AuthConfig,
     user_id: &str,
     keep: Option<&TokenHash>,
+    client: Client<'_>,
 ) -> Result<u64, ManageError> {
     let sessions = cfg
         .stores
         .sessions
         .as_ref()
         .ok_or(ManageError::Unsupported("no session adapter"))?;
-    Ok(sessions.delete_user_sessions(user_id, keep).await?)
+    let removed = sessions.delete_user_sessions(user_id, keep).await?;
+    crate::audit::revoked(cfg, user_id, "revoke-others", client).await;
+    Ok(removed)
 }
 
 pub(crate) async fn revoke_one(
     cfg: &AuthConfig,
     user_id: &str,
     session_id: &str,
+    client: Client<'_>,
 ) -> Result<bool, ManageError> {
     let sessions = cfg
         .stores
@@ -251,7 +267,13 @@ pub(crate) async fn revoke_one(
     };
     // Only the owner may revoke: check before deleting.
     match sessions.session(&key).await? {
-        Some(row) if row.user_id == user_id => Ok(sessions.delete_session(&key).await?.is_some()),
+        Some(row) if row.user_id == user_id => {
+            let deleted = sessions.delete_session(&key).await?.is_some();
+            if deleted {
+                crate::audit::revoked(cfg, user_id, "revoke", client).await;
+            }
+            Ok(deleted)
+        }
         _ => Ok(false),
     }
 }
@@ -262,6 +284,7 @@ pub(crate) async fn revoke_all(
     cfg: &AuthConfig,
     user_id: &str,
     now: OffsetDateTime,
+    client: Client<'_>,
 ) -> Result<u64, ManageError> {
     let mut removed = 0;
     let mut done = false;
@@ -277,6 +300,7 @@ pub(crate) async fn revoke_all(
         done = true;
     }
     if done {
+        crate::audit::revoked(cfg, user_id, "revoke-all", client).await;
         Ok(removed)
     } else {
         Err(ManageError::Unsupported(

@@ -40,9 +40,32 @@ pub(crate) enum Action {
     ResetPassword,
     /// Password accounts: change the password while signed in.
     ChangePassword,
+    /// The signed-in user's audit events (beyond Auth.js).
+    Audit,
 }
 
 impl Action {
+    /// Every action, in declaration order (`ALL[a as usize] == a`).
+    pub(crate) const ALL: [Self; 17] = [
+        Self::Csrf,
+        Self::Providers,
+        Self::Session,
+        Self::Signin,
+        Self::Signout,
+        Self::Callback,
+        Self::VerifyRequest,
+        Self::Error,
+        Self::WebauthnOptions,
+        Self::Log,
+        Self::Sessions,
+        Self::Signup,
+        Self::VerifyEmail,
+        Self::ForgotPassword,
+        Self::ResetPassword,
+        Self::ChangePassword,
+        Self::Audit,
+    ];
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Csrf => "csrf",
@@ -61,6 +84,7 @@ impl Action {
             Self::ForgotPassword => "forgot-password",
             Self::ResetPassword => "reset-password",
             Self::ChangePassword => "change-password",
+            Self::Audit => "audit",
         }
     }
 
@@ -82,6 +106,7 @@ impl Action {
             "forgot-password" => Self::ForgotPassword,
             "reset-password" => Self::ResetPassword,
             "change-password" => Self::ChangePassword,
+            "audit" => Self::Audit,
             _ => return None,
         })
     }
@@ -161,7 +186,8 @@ pub(crate) fn allowed_methods(action: Action, has_provider: bool) -> &'static st
             | Action::Providers
             | Action::Error
             | Action::VerifyRequest
-            | Action::VerifyEmail,
+            | Action::VerifyEmail
+            | Action::Audit,
             _,
         )
         | (Action::WebauthnOptions, _) => "GET",
@@ -237,6 +263,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) path_and_query: Option<http::uri::PathAndQuery>,
     /// The client address, when the framework layer supplied one ([`ClientIp`]).
     pub(crate) client_ip: Option<std::net::IpAddr>,
+    /// The stored user a failing sign-in was for, when the action found it (a wrong
+    /// password for an existing account): the failure's audit event names it.
+    pub(crate) attempted_user: std::sync::OnceLock<String>,
 }
 
 /// The client's IP address, put in the request extensions by the framework integration
@@ -248,6 +277,16 @@ pub struct ClientIp(pub std::net::IpAddr);
 impl Ctx<'_> {
     pub(crate) fn names(&self) -> &CookieNames {
         self.cfg.names(self.secure)
+    }
+
+    /// The provider id of the path when it is a configured provider, else `"unknown"`: a
+    /// metric label or audit field never takes a value a client made up (one series per
+    /// random path segment would grow without bound).
+    pub(crate) fn configured_provider(&self) -> &str {
+        match self.provider.as_deref() {
+            Some(id) if self.cfg.providers.iter().any(|p| p.id == id) => id,
+            _ => "unknown",
+        }
     }
 
     pub(crate) fn codec(&self) -> &JweCodec {
@@ -371,6 +410,15 @@ pub(crate) fn parse_query(query: Option<&str>) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_action_is_listed_once_at_its_index() {
+        // The metrics index per-action histograms by `action as usize`.
+        for (i, a) in Action::ALL.iter().enumerate() {
+            assert_eq!(*a as usize, i);
+            assert_eq!(Action::parse(a.name()), Some(*a));
+        }
+    }
 
     #[test]
     fn paths_parse_like_auth_js() {

@@ -32,6 +32,29 @@ pub(crate) struct Stores {
 }
 
 impl Stores {
+    /// The same stores, each wrapped to be traced and measured ([`crate::observe`]).
+    pub(crate) fn observed(self, metrics: &Arc<crate::metrics::Metrics>) -> Self {
+        use crate::observe::Observed;
+        Self {
+            users: self
+                .users
+                .map(|a| -> Arc<dyn UserAdapter> { Observed::wrap(a, "users", metrics) }),
+            sessions: self
+                .sessions
+                .map(|a| -> Arc<dyn SessionAdapter> { Observed::wrap(a, "sessions", metrics) }),
+            tokens: self.tokens.map(|a| -> Arc<dyn VerificationTokenAdapter> {
+                Observed::wrap(a, "verification_tokens", metrics)
+            }),
+            revocations: self.revocations.map(|a| -> Arc<dyn RevocationAdapter> {
+                Observed::wrap(a, "revocations", metrics)
+            }),
+            passwords: self
+                .passwords
+                .map(|a| -> Arc<dyn PasswordAdapter> { Observed::wrap(a, "passwords", metrics) }),
+            not_before_cache: self.not_before_cache,
+        }
+    }
+
     /// The session and its user: one call when the session store also holds users, two
     /// otherwise. `Ok(None)` when the session or its user is gone.
     pub(crate) async fn session_and_user(

@@ -3,6 +3,7 @@
 //! they can also be called directly (for example from a custom `#[tokio::test]`).
 
 mod accounts;
+mod audit;
 mod passwords;
 mod sessions;
 mod tokens;
@@ -13,6 +14,7 @@ pub use accounts::{
     update_account_none_clears_field, update_account_replaces_token_fields,
     update_unknown_account_is_not_found,
 };
+pub use audit::*;
 pub use passwords::*;
 pub use sessions::*;
 pub use tokens::*;

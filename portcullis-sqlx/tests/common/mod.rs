@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use portcullis::adapter::{
-    PasswordAdapter, RevocationAdapter, SessionAdapter, TokenHash, UserAdapter,
+    AuditAdapter, PasswordAdapter, RevocationAdapter, SessionAdapter, TokenHash, UserAdapter,
     VerificationTokenAdapter,
 };
 use portcullis_adapter_tests::{
@@ -133,6 +133,9 @@ impl Harness for SqliteHarness {
         Some(self.adapter.clone())
     }
     fn passwords(&self) -> Option<Arc<dyn PasswordAdapter>> {
+        Some(self.adapter.clone())
+    }
+    fn audit(&self) -> Option<Arc<dyn AuditAdapter>> {
         Some(self.adapter.clone())
     }
     fn session_and_user_joins(&self) -> bool {
@@ -371,6 +374,9 @@ impl Harness for PgHarness {
         Some(self.adapter.clone())
     }
     fn passwords(&self) -> Option<Arc<dyn PasswordAdapter>> {
+        Some(self.adapter.clone())
+    }
+    fn audit(&self) -> Option<Arc<dyn AuditAdapter>> {
         Some(self.adapter.clone())
     }
     fn session_and_user_joins(&self) -> bool {

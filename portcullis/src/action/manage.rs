@@ -9,6 +9,7 @@ use time::Duration;
 
 use crate::SessionError;
 use crate::SessionStrategy;
+use crate::audit::Client;
 use crate::auth::{Resolved, resolve_session};
 use crate::callbacks::SessionRead;
 use crate::cookie::{SessionCookie, clear_session_cookies, session_cookies};
@@ -72,7 +73,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, op: Option<&str>) -> Reply {
     match op {
         "revoke" => {
             let id = ctx.body_str("id").unwrap_or_default();
-            match manage::revoke_one(ctx.cfg, &me.user_id, id).await {
+            match manage::revoke_one(ctx.cfg, &me.user_id, id, Client::of(ctx)).await {
                 Ok(revoked) => {
                     let mut reply = json(StatusCode::OK, &json!({ "revoked": u8::from(revoked) }));
                     if me.key.as_ref().is_some_and(|k| k.as_str() == id) {
@@ -83,14 +84,18 @@ pub(crate) async fn run(ctx: &Ctx<'_>, op: Option<&str>) -> Reply {
                 Err(e) => failure(&e),
             }
         }
-        "revoke-all" => match manage::revoke_all(ctx.cfg, &me.user_id, ctx.now).await {
-            Ok(n) => json(StatusCode::OK, &json!({ "revoked": n }))
-                .with_cookies(clear_session_cookies(&present, ctx.secure)),
-            Err(e) => failure(&e),
-        },
+        "revoke-all" => {
+            match manage::revoke_all(ctx.cfg, &me.user_id, ctx.now, Client::of(ctx)).await {
+                Ok(n) => json(StatusCode::OK, &json!({ "revoked": n }))
+                    .with_cookies(clear_session_cookies(&present, ctx.secure)),
+                Err(e) => failure(&e),
+            }
+        }
         "revoke-others" => match ctx.cfg.strategy {
             SessionStrategy::Database => {
-                match manage::revoke_others(ctx.cfg, &me.user_id, me.key.as_ref()).await {
+                match manage::revoke_others(ctx.cfg, &me.user_id, me.key.as_ref(), Client::of(ctx))
+                    .await
+                {
                     Ok(n) => json(StatusCode::OK, &json!({ "revoked": n })),
                     Err(e) => failure(&e),
                 }
@@ -114,6 +119,7 @@ pub(crate) async fn revoke_other_jwts(ctx: &Ctx<'_>, user_id: &str) -> Reply {
         }
         Err(e) => return failure(&ManageError::Adapter(e)),
     }
+    crate::audit::revoked(ctx.cfg, user_id, "revoke-others", Client::of(ctx)).await;
     let name = &ctx.names().session_token;
     let present = ctx.cookies.session_names(name);
     let SessionCookie::Present(token) = ctx.cookies.session_token(name, MAX_TOKEN_LEN) else {

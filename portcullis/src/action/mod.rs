@@ -1,6 +1,7 @@
 //! The method × action dispatch and the shared response path (init cookies, errors,
 //! `{url}` answers).
 
+pub(crate) mod audit;
 pub(crate) mod csrf;
 pub(crate) mod database;
 #[cfg(feature = "email")]
@@ -37,8 +38,30 @@ pub(crate) async fn run(ctx: Ctx<'_>) -> Response<Bytes> {
                 ctx.cfg.compat == Compat::V4,
             )
         }
-        Err(error) => error_response(&ctx, &error),
+        Err(error) => {
+            if matches!(ctx.action, Action::Callback)
+                || (ctx.action == Action::Signin && ctx.method == Method::POST)
+            {
+                sign_in_failed(&ctx, &error).await;
+            }
+            error_response(&ctx, &error)
+        }
     }
+}
+
+/// Records a refused sign-in or callback: the audit event (with the account when the
+/// action knew it, see [`Ctx::attempted_user`]) and the `failure` count of the provider.
+async fn sign_in_failed(ctx: &Ctx<'_>, error: &Error) {
+    let provider = ctx.configured_provider();
+    ctx.cfg.metrics.sign_in(provider, "failure");
+    let mut event = crate::audit::AuditEvent::new(crate::audit::AuditKind::SignInFailed)
+        .with_provider(provider)
+        .with_detail(error.code().as_str())
+        .client_of(ctx);
+    if let Some(user) = ctx.attempted_user.get() {
+        event = event.with_user(user.clone());
+    }
+    crate::audit::record(ctx.cfg, event).await;
 }
 
 async fn dispatch(ctx: &Ctx<'_>) -> Result<Reply, Error> {
@@ -72,6 +95,7 @@ async fn dispatch(ctx: &Ctx<'_>) -> Result<Reply, Error> {
         Action::WebauthnOptions => return Err(Error::UnknownAction("webauthn-options")),
         Action::Log => Reply::json(StatusCode::OK, b"{}".to_vec()),
         Action::Sessions => manage::run(ctx, ctx.provider.as_deref()).await,
+        Action::Audit => audit::run(ctx).await,
         #[cfg(all(feature = "email", feature = "password"))]
         Action::Signup
         | Action::VerifyEmail

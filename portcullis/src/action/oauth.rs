@@ -11,7 +11,6 @@ use crate::adapter::{AdapterAccount, AdapterError, AdapterUser, UserAdapter};
 use crate::callbacks::Trigger;
 use crate::cookie::{SessionCookie, SetCookie};
 use crate::error::Error;
-use crate::events::{SignInEvent, fire};
 use crate::jwt::MAX_TOKEN_LEN;
 use crate::provider::ProviderEntry;
 use crate::provider::oauth::check::{Binding, Check, pkce_challenge};
@@ -283,7 +282,7 @@ async fn complete(
         return Ok(elsewhere);
     }
     let stored_account = stored_account(cfg, &account);
-    let (row, is_new_user) = match users {
+    let (row, is_new_user, linked) = match users {
         Some(users) => {
             link(
                 users,
@@ -296,8 +295,11 @@ async fn complete(
             )
             .await?
         }
-        None => (candidate, false),
+        None => (candidate, false, false),
     };
+    if linked {
+        crate::audit::user_event(ctx, crate::audit::AuditKind::AccountLinked, &row.id, None).await;
+    }
     let user = if row.id == user.id {
         user
     } else {
@@ -322,14 +324,7 @@ async fn complete(
                     .await?;
         }
     }
-    if let Some(events) = &ctx.cfg.events {
-        let event = SignInEvent {
-            user_id: row.id.clone(),
-            provider: id.to_owned(),
-            is_new_user,
-        };
-        fire("sign_in", events.sign_in(event)).await;
-    }
+    crate::audit::signed_in(ctx, &row.id, id, is_new_user).await;
     Ok(reply)
 }
 
@@ -426,7 +421,8 @@ pub(crate) fn stable_user_id(provider: &str, account_id: &str) -> String {
 }
 
 /// Auth.js's linking rules (PROTOCOL.md §10.1), with email linking only for verified
-/// emails. Returns the user row and whether it was created.
+/// emails. Returns the user row, whether it was created, and whether the account was
+/// linked to an existing user.
 async fn link(
     users: &dyn UserAdapter,
     cfg: &OAuth,
@@ -435,7 +431,7 @@ async fn link(
     current: Option<&str>,
     candidate: AdapterUser,
     account: &AdapterAccount,
-) -> Result<(AdapterUser, bool), Error> {
+) -> Result<(AdapterUser, bool, bool), Error> {
     if let Some(row) = existing {
         if current.is_some_and(|c| c != row.id) {
             return Err(Error::OAuthAccountNotLinked(
@@ -462,7 +458,7 @@ async fn link(
         if let Err(e) = users.update_account(&update).await {
             tracing::warn!(target: "portcullis", error = %e, "[auth][warn] could not store the provider's new tokens");
         }
-        return Ok((row, false));
+        return Ok((row, false, false));
     }
     let mut account = account.clone();
     if let Some(current) = current {
@@ -473,7 +469,7 @@ async fn link(
             .ok_or_else(|| Error::InvalidCheck("the signed-in user no longer exists".into()))?;
         account.user_id = row.id.clone();
         link_account(users, &account).await?;
-        return Ok((row, false));
+        return Ok((row, false, true));
     }
     if let Some(email) = &profile.email
         && let Some(row) = users
@@ -488,11 +484,11 @@ async fn link(
         }
         account.user_id = row.id.clone();
         link_account(users, &account).await?;
-        return Ok((row, false));
+        return Ok((row, false, true));
     }
     account.user_id = candidate.id.clone();
     match users.create_user_with_account(&candidate, &account).await {
-        Ok(row) => Ok((row, true)),
+        Ok(row) => Ok((row, true, false)),
         Err(AdapterError::Conflict(_)) => {
             // A concurrent first sign-in (double click) created it (SECURITY.md RACE-04).
             let row = users
@@ -500,7 +496,7 @@ async fn link(
                 .await
                 .map_err(adapter("user_by_account"))?;
             match row {
-                Some(row) => Ok((row, false)),
+                Some(row) => Ok((row, false, false)),
                 None => Err(Error::OAuthAccountNotLinked(
                     "another account already exists with the same e-mail address",
                 )),

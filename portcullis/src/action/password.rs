@@ -1,6 +1,7 @@
 //! Email + password accounts (beyond Auth.js): sign-in with rehash-on-login, sign-up,
 //! address verification, password reset and change. See [`Passwords`] for the routes.
 
+use crate::audit::AuditKind;
 use std::fmt::Write as _;
 
 use http::StatusCode;
@@ -126,6 +127,10 @@ pub(crate) async fn sign_in(
         .await
         .map_err(adapter("password_hash"))?
         .filter(|_| user.is_some());
+    if let Some(u) = &user {
+        // A refusal from here on concerns this account: its audit event names it.
+        let _ = ctx.attempted_user.set(u.id.clone());
+    }
     let verified = cfg.hasher.verify(password, hash.as_deref()).await;
     let Some(row) = user.filter(|_| verified.is_valid()) else {
         return Err(failed());
@@ -496,6 +501,7 @@ async fn reset(ctx: &Ctx<'_>, cfg: &Passwords) -> Result<Reply, Error> {
             .map_err(adapter("update_user"))?;
     }
     end_sessions(ctx, &user, ctx.now).await?;
+    crate::audit::user_event(ctx, AuditKind::PasswordReset, &user.id, None).await;
     let target = ctx
         .cfg
         .pages
@@ -508,7 +514,7 @@ async fn reset(ctx: &Ctx<'_>, cfg: &Passwords) -> Result<Reply, Error> {
 
 /// Ends every session of the user: database rows, and JWTs issued until now.
 async fn end_sessions(ctx: &Ctx<'_>, user: &AdapterUser, now: OffsetDateTime) -> Result<(), Error> {
-    match crate::manage::revoke_all(ctx.cfg, &user.id, now).await {
+    match crate::manage::revoke_all(ctx.cfg, &user.id, now, crate::audit::Client::of(ctx)).await {
         Ok(_) | Err(crate::manage::ManageError::Unsupported(_)) => Ok(()),
         Err(crate::manage::ManageError::Adapter(e)) => Err(adapter("delete_user_sessions")(e)),
     }
@@ -569,6 +575,13 @@ async fn change(ctx: &Ctx<'_>, cfg: &Passwords) -> Reply {
     };
     let current = field(ctx, "currentPassword").unwrap_or_default();
     if !cfg.hasher.verify(current, hash.as_deref()).await.is_valid() {
+        crate::audit::user_event(
+            ctx,
+            AuditKind::SignInFailed,
+            &me.user_id,
+            Some("change-password"),
+        )
+        .await;
         return json_reply(
             StatusCode::FORBIDDEN,
             &json!({ "error": "CredentialsSignin" }),
@@ -587,10 +600,18 @@ async fn change(ctx: &Ctx<'_>, cfg: &Passwords) -> Reply {
     if let Err(e) = s.passwords.set_password_hash(&me.user_id, &phc).await {
         return failure(&adapter("set_password_hash")(e));
     }
+    crate::audit::user_event(ctx, AuditKind::PasswordChanged, &me.user_id, None).await;
     // Every other session ends; this one stays.
     match ctx.cfg.strategy {
         SessionStrategy::Database => {
-            match crate::manage::revoke_others(ctx.cfg, &me.user_id, me.key.as_ref()).await {
+            match crate::manage::revoke_others(
+                ctx.cfg,
+                &me.user_id,
+                me.key.as_ref(),
+                crate::audit::Client::of(ctx),
+            )
+            .await
+            {
                 Ok(_) | Err(crate::manage::ManageError::Unsupported(_)) => {
                     json_reply(StatusCode::OK, &json!({ "ok": true }))
                 }

@@ -10,7 +10,7 @@ use crate::adapter::{AdapterUser, TokenHash};
 use crate::callbacks::{AnyUser, SignInDecision, SignInToken, Trigger};
 use crate::cookie::{SessionCookie, clear_session_cookies, session_cookies};
 use crate::error::Error;
-use crate::events::{SignInEvent, SignOutEvent, fire};
+use crate::events::{SignOutEvent, fire};
 use crate::jwt::MAX_TOKEN_LEN;
 use crate::provider::{AuthorizeError, AuthorizeRequest, ProviderKind};
 use crate::ratelimit::retry_after_secs;
@@ -122,14 +122,7 @@ pub(crate) async fn callback(ctx: &Ctx<'_>) -> Result<Reply, Error> {
             reply.cookies = issue_token(ctx, &user, &account, None, Trigger::SignIn, None).await?;
         }
     }
-    if let Some(events) = &ctx.cfg.events {
-        let event = SignInEvent {
-            user_id: user.id.clone(),
-            provider: provider.id.clone(),
-            is_new_user,
-        };
-        fire("sign_in", events.sign_in(event)).await;
-    }
+    crate::audit::signed_in(ctx, &user.id, &provider.id, is_new_user).await;
     Ok(reply)
 }
 
@@ -157,14 +150,7 @@ pub(crate) async fn finish_sign_in(
             issue_token(ctx, user, account, None, trigger, None).await?
         }
     };
-    if let Some(events) = &ctx.cfg.events {
-        let event = SignInEvent {
-            user_id: row.id.clone(),
-            provider: provider.to_owned(),
-            is_new_user,
-        };
-        fire("sign_in", events.sign_in(event)).await;
-    }
+    crate::audit::signed_in(ctx, &row.id, provider, is_new_user).await;
     Ok(reply)
 }
 
@@ -299,6 +285,19 @@ pub(crate) async fn enforce_limits(
     }
     let retry_after = denied?;
     tracing::warn!(target: "portcullis", what, "[auth][warn] rate-limited");
+    ctx.cfg.metrics.rate_limited(what);
+    if ctx.action == crate::request::Action::Callback {
+        ctx.cfg
+            .metrics
+            .sign_in(ctx.configured_provider(), "rate_limited");
+    }
+    let mut event = crate::audit::AuditEvent::new(crate::audit::AuditKind::RateLimited)
+        .with_detail(what)
+        .client_of(ctx);
+    if ctx.provider.is_some() {
+        event = event.with_provider(ctx.configured_provider());
+    }
+    crate::audit::record(ctx.cfg, event).await;
     Some(limit_reply(
         StatusCode::TOO_MANY_REQUESTS,
         br#"{"error":"TooManyRequests"}"#,
@@ -384,10 +383,16 @@ pub(crate) async fn signout(ctx: &Ctx<'_>) -> Result<Reply, Error> {
         .await
         .unwrap_or(target);
     let reply = Reply::redirect(target).with_cookies(clear);
-    if let Some(events) = &ctx.cfg.events
-        && !present.is_empty()
-    {
-        fire("sign_out", events.sign_out(SignOutEvent { user_id })).await;
+    if !present.is_empty() {
+        let mut event =
+            crate::audit::AuditEvent::new(crate::audit::AuditKind::SignOut).client_of(ctx);
+        if let Some(id) = &user_id {
+            event = event.with_user(id.clone());
+        }
+        crate::audit::record(ctx.cfg, event).await;
+        if let Some(events) = &ctx.cfg.events {
+            fire("sign_out", events.sign_out(SignOutEvent { user_id })).await;
+        }
     }
     Ok(reply)
 }

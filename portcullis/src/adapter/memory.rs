@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{
-    AdapterAccount, AdapterError, AdapterSession, AdapterUser, PasswordAdapter, RevocationAdapter,
-    SessionAdapter, TokenHash, UserAdapter, UserUpdate, VerificationToken,
+    AdapterAccount, AdapterError, AdapterSession, AdapterUser, AuditAdapter, PasswordAdapter,
+    RevocationAdapter, SessionAdapter, TokenHash, UserAdapter, UserUpdate, VerificationToken,
     VerificationTokenAdapter,
 };
 
@@ -22,6 +22,7 @@ struct State {
     not_before: HashMap<String, OffsetDateTime>,
     passwords: HashMap<String, String>,
     disabled: HashMap<String, bool>,
+    audit: Vec<crate::audit::AuditEvent>,
 }
 
 /// Every adapter capability, held in a mutex-guarded map.
@@ -385,4 +386,57 @@ impl PasswordAdapter for MemoryAdapter {
     async fn is_disabled(&self, user_id: &str) -> Result<bool, AdapterError> {
         Ok(self.lock()?.disabled.get(user_id).copied().unwrap_or(false))
     }
+}
+
+#[async_trait]
+impl AuditAdapter for MemoryAdapter {
+    async fn record_audit_event(
+        &self,
+        event: &crate::audit::AuditEvent,
+    ) -> Result<(), AdapterError> {
+        let mut state = self.lock()?;
+        if state.audit.iter().any(|e| e.id == event.id) {
+            return Err(AdapterError::Conflict("audit event id".into()));
+        }
+        let mut stored = event.clone();
+        // Millisecond precision, as the SQL stores keep it.
+        stored.at = truncate_ms(stored.at);
+        state.audit.push(stored);
+        Ok(())
+    }
+
+    async fn audit_events(
+        &self,
+        user_id: &str,
+        before: Option<OffsetDateTime>,
+        limit: u32,
+    ) -> Result<Vec<crate::audit::AuditEvent>, AdapterError> {
+        let state = self.lock()?;
+        let mut out: Vec<_> = state
+            .audit
+            .iter()
+            .filter(|e| e.user_id.as_deref() == Some(user_id))
+            .filter(|e| before.is_none_or(|b| e.at < b))
+            .rev()
+            .cloned()
+            .collect();
+        out.sort_by_key(|e| std::cmp::Reverse(e.at));
+        out.truncate(limit.max(1) as usize);
+        Ok(out)
+    }
+
+    async fn delete_audit_events_before(
+        &self,
+        cutoff: OffsetDateTime,
+    ) -> Result<u64, AdapterError> {
+        let mut state = self.lock()?;
+        let before = state.audit.len();
+        state.audit.retain(|e| e.at >= cutoff);
+        Ok((before - state.audit.len()) as u64)
+    }
+}
+
+fn truncate_ms(t: OffsetDateTime) -> OffsetDateTime {
+    let nanos = t.unix_timestamp_nanos();
+    OffsetDateTime::from_unix_timestamp_nanos(nanos - nanos.rem_euclid(1_000_000)).unwrap_or(t)
 }

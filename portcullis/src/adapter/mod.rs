@@ -10,6 +10,8 @@
 //! | [`SessionAdapter`] | database sessions | `SessionStrategy::Database` |
 //! | [`VerificationTokenAdapter`] | single-use email tokens | the email provider |
 //! | [`RevocationAdapter`] | a per-user "not before" time | revoking JWT sessions |
+//! | [`PasswordAdapter`] | password hashes, disabled flags | the `Passwords` provider |
+//! | [`AuditAdapter`] | the audit log | keeping security events ([`crate::audit`]) |
 //!
 //! Every sentence in these trait docs is a contract; `portcullis-adapter-tests` checks each
 //! one against every backend, reading the backend directly rather than through the adapter.
@@ -450,4 +452,27 @@ pub trait PasswordAdapter: Send + Sync + 'static {
     async fn set_disabled(&self, user_id: &str, disabled: bool) -> Result<(), AdapterError>;
     /// Whether the user is disabled.
     async fn is_disabled(&self, user_id: &str) -> Result<bool, AdapterError>;
+}
+
+/// The audit log's store ([`crate::audit`]).
+#[async_trait]
+pub trait AuditAdapter: Send + Sync + 'static {
+    /// Stores one event. Its `id` is a fresh random UUID; storing the same id twice is a
+    /// [`AdapterError::Conflict`].
+    async fn record_audit_event(
+        &self,
+        event: &crate::audit::AuditEvent,
+    ) -> Result<(), AdapterError>;
+    /// The user's events, newest first (of events with the same `at`, the one recorded
+    /// last first), only those strictly before `before` when given, at most `limit` (at
+    /// least 1).
+    async fn audit_events(
+        &self,
+        user_id: &str,
+        before: Option<OffsetDateTime>,
+        limit: u32,
+    ) -> Result<Vec<crate::audit::AuditEvent>, AdapterError>;
+    /// Deletes every event strictly before `cutoff`, whoever it concerns; returns how many.
+    async fn delete_audit_events_before(&self, cutoff: OffsetDateTime)
+    -> Result<u64, AdapterError>;
 }

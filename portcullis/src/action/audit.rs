@@ -1,0 +1,84 @@
+//! `GET {base}/audit`: the signed-in user's own audit events, newest first (beyond
+//! Auth.js). `?limit=` 1–200 (default 50), `?before=` an ISO 8601 time for the next page.
+//! Unauthenticated: 401. No audit adapter: 400 `Unsupported`. Store down: 503.
+
+use http::StatusCode;
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::SessionError;
+use crate::audit::AuditQuery;
+use crate::auth::resolve_session;
+use crate::request::Ctx;
+use crate::response::Reply;
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
+    Reply::json(status, serde_json::to_vec(value).unwrap_or_default())
+        .no_cache()
+        .bare()
+}
+
+fn bad_request(message: &str) -> Reply {
+    json(
+        StatusCode::BAD_REQUEST,
+        &json!({ "error": "BadRequest", "message": message }),
+    )
+}
+
+pub(crate) async fn run(ctx: &Ctx<'_>) -> Reply {
+    let me = match resolve_session(ctx.cfg, &ctx.headers).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return json(
+                StatusCode::UNAUTHORIZED,
+                &json!({ "error": "Unauthorized" }),
+            );
+        }
+        Err(SessionError::Unavailable) => return super::database::store_unavailable(),
+        Err(_) => {
+            return json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({ "error": "Configuration" }),
+            );
+        }
+    };
+    let Some(adapter) = &ctx.cfg.audit.adapter else {
+        return json(
+            StatusCode::BAD_REQUEST,
+            &json!({ "error": "Unsupported", "message": "no audit log is configured" }),
+        );
+    };
+    let limit = match ctx.query.get("limit").and_then(|v| v.as_str()) {
+        None => 50,
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(n) if (1..=200).contains(&n) => n,
+            _ => return bad_request("limit: a whole number from 1 to 200"),
+        },
+    };
+    let before = match ctx.query.get("before").and_then(|v| v.as_str()) {
+        None => None,
+        Some(raw) => match OffsetDateTime::parse(raw, &Rfc3339) {
+            Ok(t) => Some(t),
+            Err(_) => return bad_request("before: an ISO 8601 time such as 2026-01-01T00:00:00Z"),
+        },
+    };
+    let query = AuditQuery { before, limit };
+    match adapter
+        .audit_events(&me.user_id, query.before, query.limit)
+        .await
+    {
+        Ok(events) => json(
+            StatusCode::OK,
+            &json!({ "events": events.iter().map(crate::audit::AuditEvent::to_json).collect::<Vec<_>>() }),
+        ),
+        Err(e) if e.is_unavailable() => super::database::store_unavailable(),
+        Err(e) => {
+            tracing::error!(target: "portcullis", error = %e, "[auth][error] AdapterError");
+            json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({ "error": "Configuration" }),
+            )
+        }
+    }
+}
