@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use portcullis::jwt::{JweCodec, TokenFormat};
-use portcullis_fuzz::{PathSpec, RequestSpec, SECRET, Setup, Writer, setup_index};
+use portcullis_fuzz::{PathSpec, RequestSpec, SECRET, Setup, Writer};
 use sha2::{Digest, Sha256};
 
 fn dir(target: &str) -> PathBuf {
@@ -565,9 +565,11 @@ fn router() {
             .get(http::header::LOCATION)
             .map(|l| l.to_str().unwrap_or("?").to_owned())
             .unwrap_or_default();
-        println!("router seed {name:<22} {setup:?}: {} {location}", res.status());
+        println!(
+            "router seed {name:<22} {setup:?}: {} {location}",
+            res.status()
+        );
     }
-    let _ = setup_index(Setup::JwtHttps);
 }
 
 fn main() {
