@@ -119,6 +119,9 @@ mod csrf;
 pub mod email;
 mod error;
 mod events;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jwt;
 mod manage;
 mod metrics;
