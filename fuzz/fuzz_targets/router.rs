@@ -133,12 +133,12 @@ fn check_response(
     auth: &Auth,
     setup: Setup,
     method: &Method,
-    path: &str,
-    query: Option<&str>,
+    uri: &http::Uri,
     headers: &http::HeaderMap,
     res: &Response<Bytes>,
     input: &[u8],
 ) {
+    let (path, query) = (uri.path(), uri.query());
     let status = res.status();
     let origin = auth.origin(headers).ok();
     let base = setup.base_path();
@@ -232,18 +232,8 @@ fuzz_target!(|data: &[u8]| {
     let setup = setup_of(&spec);
     let auth = auth_for(setup);
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let query = req.uri().query().map(str::to_owned);
+    let uri = req.uri().clone();
     let headers = req.headers().clone();
     let res = runtime().block_on(auth.handle(req));
-    check_response(
-        &auth,
-        setup,
-        &method,
-        &path,
-        query.as_deref(),
-        &headers,
-        &res,
-        data,
-    );
+    check_response(&auth, setup, &method, &uri, &headers, &res, data);
 });
