@@ -7,17 +7,10 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::SessionError;
+use super::manage::{json, require_session};
 use crate::audit::AuditQuery;
-use crate::auth::resolve_session;
 use crate::request::Ctx;
 use crate::response::Reply;
-
-fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
-    Reply::json(status, serde_json::to_vec(value).unwrap_or_default())
-        .no_cache()
-        .bare()
-}
 
 fn bad_request(message: &str) -> Reply {
     json(
@@ -27,21 +20,9 @@ fn bad_request(message: &str) -> Reply {
 }
 
 pub(crate) async fn run(ctx: &Ctx<'_>) -> Reply {
-    let me = match resolve_session(ctx.cfg, &ctx.headers).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return json(
-                StatusCode::UNAUTHORIZED,
-                &json!({ "error": "Unauthorized" }),
-            );
-        }
-        Err(SessionError::Unavailable) => return super::database::store_unavailable(),
-        Err(_) => {
-            return json(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &json!({ "error": "Configuration" }),
-            );
-        }
+    let me = match require_session(ctx).await {
+        Ok(me) => me,
+        Err(reply) => return reply,
     };
     let Some(adapter) = &ctx.cfg.audit.adapter else {
         return json(

@@ -19,7 +19,7 @@ use crate::request::Ctx;
 use crate::response::Reply;
 use crate::session::iso_millis;
 
-fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
+pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
     Reply::json(status, serde_json::to_vec(value).unwrap_or_default())
         .no_cache()
         .bare()
@@ -42,22 +42,27 @@ fn failure(e: &ManageError) -> Reply {
     }
 }
 
+/// The session of a route that needs one, or its answer: 401 without a session, 503 when
+/// the store is down, 500 `Configuration` without a trusted origin.
+pub(crate) async fn require_session(ctx: &Ctx<'_>) -> Result<Resolved, Reply> {
+    match resolve_session(ctx.cfg, &ctx.headers).await {
+        Ok(Some(r)) => Ok(r),
+        Ok(None) => Err(json(
+            StatusCode::UNAUTHORIZED,
+            &json!({ "error": "Unauthorized" }),
+        )),
+        Err(SessionError::Unavailable) => Err(super::database::store_unavailable()),
+        Err(_) => Err(json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({ "error": "Configuration" }),
+        )),
+    }
+}
+
 pub(crate) async fn run(ctx: &Ctx<'_>, op: Option<&str>) -> Reply {
-    let me: Resolved = match resolve_session(ctx.cfg, &ctx.headers).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return json(
-                StatusCode::UNAUTHORIZED,
-                &json!({ "error": "Unauthorized" }),
-            );
-        }
-        Err(SessionError::Unavailable) => return super::database::store_unavailable(),
-        Err(_) => {
-            return json(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &json!({ "error": "Configuration" }),
-            );
-        }
+    let me = match require_session(ctx).await {
+        Ok(me) => me,
+        Err(reply) => return reply,
     };
     let Some(op) = op else {
         return match manage::list(ctx.cfg, &me.user_id, me.key.as_ref()).await {
