@@ -782,6 +782,61 @@ async fn linking_while_signed_in_adds_the_account_to_the_current_user() {
     );
 }
 
+/// Linking is an audit event of the user it was linked to (issue #8): `account_linked`
+/// with the provider, after the first provider's `sign_in`; the refused attempt to link the
+/// same account to another user links nothing and adds nothing to either user's record
+/// (`sign_in_failed` without a user: the refusal comes before any account is known).
+#[tokio::test]
+async fn linking_is_recorded_in_the_audit_log() {
+    use portcullis::adapter::AuditAdapter;
+    use portcullis::adapter::memory::MemoryAdapter;
+    let audit = std::sync::Arc::new(MemoryAdapter::new());
+    let corp = MockOp::start().await;
+    let op_b = MockOp::start().await;
+    let log = audit.clone();
+    let w = World::builder()
+        .provider(corp.oidc("corp"))
+        .provider(op_b.oidc("other"))
+        .configure(move |b| b.audit_adapter(log))
+        .build();
+    let mut jar = Jar::default();
+    let victim = Person::new("audited-corp").email("audited@corp.test", Some(true));
+    w.signed_in(&corp, &mut jar, "corp", &victim).await;
+    let user = w.user_of("corp", "audited-corp").await.unwrap();
+    let second = Person::new("audited-other").email("x@other.test", Some(false));
+    assert_signed_in(&w.sign_in(&op_b, &mut jar, "other", &second).await);
+    let events = audit.audit_events(&user.id, None, 10).await.unwrap();
+    let kinds: Vec<(&str, Option<&str>)> = events
+        .iter()
+        .map(|e| (e.kind.as_str(), e.provider.as_deref()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("sign_in", Some("other")),
+            ("account_linked", Some("other")),
+            ("sign_in", Some("corp")),
+        ]
+    );
+
+    let mut bob = Jar::default();
+    w.signed_in(&corp, &mut bob, "corp", &Person::new("audited-bob"))
+        .await;
+    let res = w.sign_in(&op_b, &mut bob, "other", &second).await;
+    assert_signin_error(&res, "OAuthAccountNotLinked");
+    let bob_id = w.user_of("corp", "audited-bob").await.unwrap().id;
+    let bobs = audit.audit_events(&bob_id, None, 10).await.unwrap();
+    assert_eq!(
+        bobs.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["sign_in"],
+        "a refused link is not attributed to the account it was refused for"
+    );
+    assert_eq!(
+        audit.audit_events(&user.id, None, 10).await.unwrap().len(),
+        3
+    );
+}
+
 /// OAU-13: a signed-in victim is sent to `/callback/other` with the attacker's code and
 /// state — without a check cookie, with the attacker's check cookie planted in the
 /// victim's browser (minted signed out, or minted in the attacker's own signed-in
