@@ -280,7 +280,6 @@ impl Auth {
         body: Bytes,
     ) -> Response<Bytes> {
         let cfg = &*self.config;
-        let provider = provider.as_deref();
         let allowed = allowed_methods(action, provider.is_some());
         let method_ok = match parts.method {
             Method::GET => allowed.contains("GET"),
@@ -311,7 +310,7 @@ impl Auth {
         let post = parts.method == Method::POST;
         if post
             && cfg.check_fetch_metadata
-            && !is_form_post_callback(cfg, action, provider)
+            && !is_form_post_callback(cfg, action, provider.as_deref())
             && is_cross_site(&parts.headers, &origin)
         {
             tracing::warn!(target: "portcullis", action = action.name(), "[auth][warn] cross-site POST refused");
@@ -354,7 +353,7 @@ impl Auth {
             cfg,
             method: parts.method,
             action,
-            provider: provider.map(str::to_owned),
+            provider,
             headers: parts.headers,
             origin,
             secure,

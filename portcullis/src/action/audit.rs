@@ -8,7 +8,6 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::manage::{json, require_session};
-use crate::audit::AuditQuery;
 use crate::request::Ctx;
 use crate::response::Reply;
 
@@ -44,11 +43,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>) -> Reply {
             Err(_) => return bad_request("before: an ISO 8601 time such as 2026-01-01T00:00:00Z"),
         },
     };
-    let query = AuditQuery { before, limit };
-    match adapter
-        .audit_events(&me.user_id, query.before, query.limit)
-        .await
-    {
+    match adapter.audit_events(&me.user_id, before, limit).await {
         Ok(events) => json(
             StatusCode::OK,
             &json!({ "events": events.iter().map(crate::audit::AuditEvent::to_json).collect::<Vec<_>>() }),
